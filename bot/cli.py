@@ -1,0 +1,153 @@
+"""`python -m bot`: run an instance, explain a routing decision, check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.router import INSTANCE_IDS, UnknownCommandError, route
+from env_manager import ConfigError, Settings, load_settings, load_validated
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _parse_down(raw: str) -> frozenset[int]:
+    try:
+        down = frozenset(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--down expects ids like 1,3 (got {raw!r})") from None
+    if not down <= set(INSTANCE_IDS):
+        raise argparse.ArgumentTypeError(f"--down ids must be within 1..4 (got {raw!r})")
+    return down
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Multi-instance Discord AI bot"
+    )
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run this instance (default)")
+    run.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
+
+    route_p = sub.add_parser("route", help="explain which instance answers a command in a channel")
+    route_p.add_argument(
+        "--channel", help="channel name (for a thread: its parent's name); omit for a DM"
+    )
+    route_p.add_argument("--command", required=True, help="command name, e.g. 채팅 or /핑")
+    route_p.add_argument(
+        "--down", type=_parse_down, default=frozenset(), help="instances to treat as down, e.g. 1,3"
+    )
+    route_p.add_argument(
+        "--json", action="store_true", help='print {"instance": N, "order": [...]}'
+    )
+    route_p.add_argument("--env-file", help="read channel patterns from this file")
+
+    check = sub.add_parser("check-config", help="validate settings; exit 2 with a report if not")
+    check.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
+    check.add_argument("--instance", help="instance to check: 1..4 or all (default: $INSTANCE_ID)")
+
+    health = sub.add_parser("health", help="exit 0 if this container's instance is connected")
+    health.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
+    return parser
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    settings = load_settings(args.env_file).settings
+    alive = set(INSTANCE_IDS) - args.down
+    try:
+        decision = route(args.channel, args.command, alive, settings.routing_table())
+    except UnknownCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(decision.as_json()))
+    else:
+        where = f"#{args.channel}" if args.channel is not None else "a DM"
+        print(f"{args.command} in {where}")
+        print(f"  preference order: {' -> '.join(map(str, decision.order))}")
+        if args.down:
+            print(f"  down: {', '.join(map(str, sorted(args.down)))}")
+        if decision.instance is None:
+            print("  answered by: nobody (every instance in the order is down)")
+        else:
+            print(f"  answered by: instance {decision.instance}")
+    return EXIT_OK if decision.instance is not None else EXIT_FAILURE
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    loaded = load_validated(args.env_file, instance=args.instance)
+    settings = loaded.settings
+    source = str(loaded.env_file) if loaded.env_file else "environment only (no env file)"
+    scope = "single-process mode" if settings.is_single else f"instance {settings.instance_id}"
+    print(f"OK: {scope} ({settings.role}) configuration is valid; settings from {source}")
+    return EXIT_OK
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from bot.health_file import judge
+
+    settings = load_settings(args.env_file).settings
+    verdict = judge(settings.health_path(), settings.health_interval)
+    print(("healthy: " if verdict.healthy else "unhealthy: ") + verdict.reason)
+    return EXIT_OK if verdict.healthy else EXIT_FAILURE
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_validated(getattr(args, "env_file", None)).settings
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.instance_id, settings.log_level, settings.log_format)
+    asyncio.run(run_bot(settings))
+    return EXIT_OK
+
+
+async def run_bot(settings: Settings) -> None:
+    """Start the bot and close it cleanly on SIGTERM/SIGINT (docker stop, Ctrl-C)."""
+    from bot.bot_class import MultiInstanceBot, apply_discord_endpoints
+    from bot.logging_setup import get_logger
+
+    log = get_logger("bot.run")
+    apply_discord_endpoints(settings)
+    bot = MultiInstanceBot(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda s=sig: _request_stop(bot, s))
+    assert settings.discord_token is not None  # validated above
+    log.info("starting", role=settings.role, version=bot.status().version)
+    async with bot:
+        await bot.start(settings.discord_token.get_secret_value())
+    log.info("stopped")
+
+
+def _request_stop(bot: object, sig: signal.Signals) -> None:
+    from bot.logging_setup import get_logger
+
+    get_logger("bot.run").info("stop_requested", signal=sig.name)
+    asyncio.get_running_loop().create_task(bot.close())  # type: ignore[attr-defined]
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "route": cmd_route,
+    "check-config": cmd_check_config,
+    "health": cmd_health,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = COMMANDS[args.subcommand or "run"]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK

@@ -1,0 +1,313 @@
+"""Settings of one bot process: loaded once from `.env.multi` and the environment.
+
+The process environment wins over the file. Provider keys resolve per instance:
+for INSTANCE_ID=n, `OPENAI_API_KEY_n` is used, falling back to `OPENAI_API_KEY`.
+Secrets are SecretStr and never appear in reports, logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.router import (
+    DEFAULT_PATTERNS,
+    DEFAULT_ROLES,
+    FALLBACK_INSTANCE,
+    INSTANCE_IDS,
+    InstanceSpec,
+    RoutingTable,
+)
+
+DEFAULT_ENV_FILE = ".env.multi"
+SINGLE_MODE = "all"
+
+Service = Literal["openai", "minimax", "stability"]
+SERVICES: tuple[Service, ...] = ("openai", "minimax", "stability")
+SERVICE_ENV_NAMES: dict[Service, str] = {
+    "openai": "OPENAI_API_KEY",
+    "minimax": "MINIMAX_API_KEY",
+    "stability": "STABILITY_API_KEY",
+}
+# Provider keys each role needs; instance 4 and single mode back up everything.
+REQUIRED_SERVICES: dict[str, tuple[Service, ...]] = {
+    "chat": ("openai",),
+    "image": ("minimax", "stability"),
+    "video": ("minimax",),
+    "admin": SERVICES,
+}
+# Which command areas a set of provider keys can serve (image works with either provider).
+AREA_PROVIDERS: dict[str, tuple[Service, ...]] = {
+    "chat": ("openai",),
+    "image": ("minimax", "stability"),
+    "video": ("minimax",),
+}
+PLACEHOLDER = re.compile(r"^\s*(your-.*-here|changeme|<.*>)?\s*$", re.IGNORECASE)
+# Discord channel names are at most 100 characters without spaces; globs use * ? [..].
+PATTERN_FORBIDDEN = re.compile(r"[\s/#]")
+
+
+class ConfigError(Exception):
+    """Configuration is unusable; `problems` are one-line, secret-free explanations."""
+
+    def __init__(self, problems: list[str], *, instance: str) -> None:
+        self.problems = problems
+        self.instance = instance
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        scope = (
+            "single-process mode" if self.instance == SINGLE_MODE else f"instance {self.instance}"
+        )
+        lines = [f"Configuration error for {scope}: {len(self.problems)} problem(s)."]
+        lines += [f"  - {problem}" for problem in self.problems]
+        lines.append(
+            "Fix the variables in .env.multi (copy .env.multi.example if you have none) or the "
+            "environment, then check again with: python -m bot check-config"
+        )
+        return "\n".join(lines)
+
+
+def is_placeholder(value: str | None) -> bool:
+    return value is None or bool(PLACEHOLDER.match(value))
+
+
+def parse_patterns(raw: str) -> tuple[str, ...]:
+    """Split a comma-separated glob list; raise ValueError naming the bad entry."""
+    patterns = tuple(part.strip() for part in raw.split(","))
+    if patterns == ("",):
+        return ()
+    for pattern in patterns:
+        if not pattern:
+            raise ValueError("has an empty entry (check for a doubled or trailing comma)")
+        if PATTERN_FORBIDDEN.search(pattern):
+            raise ValueError(f"entry {pattern!r} contains a space, '/' or '#'")
+        if pattern.count("[") != pattern.count("]"):
+            raise ValueError(f"entry {pattern!r} has an unbalanced '[' or ']'")
+        if len(pattern) > 100:
+            raise ValueError(f"entry {pattern[:20]!r}... is longer than 100 characters")
+    return patterns
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads, with its default."""
+
+    model_config = SettingsConfigDict(
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    instance_id: str = SINGLE_MODE
+    discord_token: SecretStr | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_api_key_1: SecretStr | None = None
+    openai_api_key_2: SecretStr | None = None
+    openai_api_key_3: SecretStr | None = None
+    openai_api_key_4: SecretStr | None = None
+    minimax_api_key: SecretStr | None = None
+    minimax_api_key_1: SecretStr | None = None
+    minimax_api_key_2: SecretStr | None = None
+    minimax_api_key_3: SecretStr | None = None
+    minimax_api_key_4: SecretStr | None = None
+    stability_api_key: SecretStr | None = None
+    stability_api_key_1: SecretStr | None = None
+    stability_api_key_2: SecretStr | None = None
+    stability_api_key_3: SecretStr | None = None
+    stability_api_key_4: SecretStr | None = None
+
+    instance_1_channel_patterns: str = ",".join(DEFAULT_PATTERNS[1])
+    instance_2_channel_patterns: str = ",".join(DEFAULT_PATTERNS[2])
+    instance_3_channel_patterns: str = ",".join(DEFAULT_PATTERNS[3])
+
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+    openai_base_url: str | None = None
+    minimax_base_url: str | None = None
+    stability_base_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "mib:"
+    dev_guild_id: int | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    health_file: str | None = None
+    health_interval: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("instance_id", mode="before")
+    @classmethod
+    def _instance_id(cls, value: object) -> str:
+        text = str(value).strip().lower() if value is not None else ""
+        if text in ("", SINGLE_MODE):
+            return SINGLE_MODE
+        if text not in {str(i) for i in INSTANCE_IDS}:
+            raise ValueError("must be 1, 2, 3, 4 or 'all' (unset also means 'all')")
+        return text
+
+    @field_validator(
+        "instance_1_channel_patterns", "instance_2_channel_patterns", "instance_3_channel_patterns"
+    )
+    @classmethod
+    def _patterns(cls, value: str) -> str:
+        parse_patterns(value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("dev_guild_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("must be non-empty and contain no spaces (e.g. 'mib:')")
+        return value
+
+    # ---- derived views ----
+
+    @property
+    def is_single(self) -> bool:
+        return self.instance_id == SINGLE_MODE
+
+    @property
+    def instance_number(self) -> int | None:
+        return None if self.is_single else int(self.instance_id)
+
+    @property
+    def role(self) -> str:
+        return "all" if self.is_single else DEFAULT_ROLES[int(self.instance_id)]
+
+    def api_key(self, service: Service, instance: int | None = None) -> SecretStr | None:
+        """The key `instance` (default: this one) uses for `service`, or None if unset."""
+        instance = self.instance_number if instance is None else instance
+        base = SERVICE_ENV_NAMES[service].lower()
+        candidates = [f"{base}_{instance}", base] if instance is not None else [base]
+        # Single mode also accepts the fallback instance's keys: one process stands in for all.
+        if instance is None:
+            candidates.append(f"{base}_{FALLBACK_INSTANCE}")
+        for name in candidates:
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and not is_placeholder(secret.get_secret_value()):
+                return secret
+        return None
+
+    def channel_patterns(self, instance: int) -> tuple[str, ...]:
+        if instance == FALLBACK_INSTANCE:
+            return ()
+        return parse_patterns(getattr(self, f"instance_{instance}_channel_patterns"))
+
+    def routing_table(self) -> RoutingTable:
+        """The router's view of the fleet, built from this configuration."""
+        table: RoutingTable = {}
+        for i in INSTANCE_IDS:
+            services = frozenset(
+                area
+                for area, providers in AREA_PROVIDERS.items()
+                if any(self.api_key(p, i) is not None for p in providers)
+            )
+            table[i] = InstanceSpec(i, DEFAULT_ROLES[i], self.channel_patterns(i), services)
+        return table
+
+    def health_path(self) -> Path:
+        if self.health_file:
+            return Path(self.health_file)
+        return Path(os.environ.get("TMPDIR", "/tmp")) / f"mib-health-{self.instance_id}.json"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    env_file: Path | None
+
+
+def resolve_env_file(env_file: str | os.PathLike[str] | None) -> Path | None:
+    """Explicit path (argument or ENV_FILE) must exist; the default is optional."""
+    explicit = env_file if env_file is not None else os.environ.get("ENV_FILE") or None
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                [f"env file {str(path)!r} (from --env-file or ENV_FILE) does not exist"],
+                instance=os.environ.get("INSTANCE_ID") or SINGLE_MODE,
+            )
+        return path
+    default = Path(DEFAULT_ENV_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None, *, instance: str | None = None
+) -> LoadedSettings:
+    """Read settings once; `instance` overrides INSTANCE_ID (used by check-config)."""
+    path = resolve_env_file(env_file)
+    overrides: dict[str, object] = {}
+    if instance is not None:
+        overrides["instance_id"] = instance
+    try:
+        settings = Settings(_env_file=path, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(
+            [_describe_error(err) for err in exc.errors(include_input=False)],
+            instance=str(instance or os.environ.get("INSTANCE_ID") or SINGLE_MODE),
+        ) from None
+    return LoadedSettings(settings, path)
+
+
+def _describe_error(err: object) -> str:
+    loc = ".".join(str(part) for part in err["loc"]).upper()  # type: ignore[index]
+    message = str(err["msg"]).removeprefix("Value error, ")  # type: ignore[index]
+    return f"{loc}: {message}"
+
+
+def validate_settings(settings: Settings) -> list[str]:
+    """Problems that stop this instance from doing its job (empty list = fine)."""
+    problems: list[str] = []
+    token = settings.discord_token
+    if token is None or is_placeholder(token.get_secret_value()):
+        problems.append(
+            "DISCORD_TOKEN is missing or still the example placeholder: paste the bot token "
+            "from the Discord developer portal (Bot > Reset Token)"
+        )
+    needed = REQUIRED_SERVICES["admin" if settings.is_single else settings.role]
+    for service in needed:
+        if settings.api_key(service) is None:
+            name = SERVICE_ENV_NAMES[service]
+            where = (
+                f"{name} (or {name}_{FALLBACK_INSTANCE})"
+                if settings.is_single
+                else f"{name}_{settings.instance_id} (or {name})"
+            )
+            problems.append(
+                f"{where} is missing or a placeholder: the {settings.role} role of this "
+                f"instance needs a {service} key"
+            )
+    return problems
+
+
+def load_validated(
+    env_file: str | os.PathLike[str] | None = None, *, instance: str | None = None
+) -> LoadedSettings:
+    loaded = load_settings(env_file, instance=instance)
+    problems = validate_settings(loaded.settings)
+    if problems:
+        raise ConfigError(problems, instance=loaded.settings.instance_id)
+    return loaded
