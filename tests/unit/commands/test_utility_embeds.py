@@ -1,0 +1,122 @@
+"""What /핑, /상태 and /인스턴스 show, checked against Discord's embed limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.router import default_table, route
+from bot.status import Counters, InstanceStatus
+from commands._formatting import format_duration, format_latency
+from commands._utility_embeds import instances_embed, ping_embed, status_embed
+from commands._validation import clean_text
+from services.errors import InvalidInputError
+
+TABLE = default_table()
+
+
+def decide(channel, command):
+    return route(channel, command, {1, 2, 3, 4}, TABLE)
+
+
+def status(**overrides) -> InstanceStatus:
+    base = dict(
+        instance_id="1",
+        role="chat",
+        ready=True,
+        latency_ms=41.6,
+        uptime_s=3725,
+        version="0.1.0",
+        pid=1,
+        counters=Counters(handled=7, failed=1, in_flight=2),
+    )
+    return InstanceStatus(**(base | overrides))
+
+
+def assert_within_discord_limits(embed) -> None:
+    data = embed.to_dict()
+    assert len(data.get("title", "")) <= 256
+    assert len(data.get("description", "")) <= 4096
+    assert len(data.get("fields", [])) <= 25
+    for field in data.get("fields", []):
+        assert 0 < len(field["name"]) <= 256 and 0 < len(field["value"]) <= 1024
+    assert len(embed) <= 6000
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0초"),
+        (59, "59초"),
+        (61, "1분 1초"),
+        (3725, "1시간 2분"),
+        (90061, "1일 1시간"),
+        (86400, "1일"),
+    ],
+)
+def test_durations_read_naturally(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_ping_names_instance_role_latency_and_uptime():
+    embed = ping_embed(status())
+    assert "#1" in embed.description and "채팅" in embed.description
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields == {"게이트웨이 지연": "42 ms", "가동 시간": "1시간 2분"}
+    assert_within_discord_limits(embed)
+
+
+def test_ping_before_first_heartbeat_says_measuring():
+    assert format_latency(None) == "측정 중"
+    assert ping_embed(status(latency_ms=None)).fields[0].value == "측정 중"
+
+
+def test_single_mode_ping_says_single_process():
+    assert "단일 프로세스" in ping_embed(status(instance_id="all", role="all")).description
+
+
+def test_status_shows_counters_of_this_instance():
+    fields = {f.name: f.value for f in status_embed(status()).fields}
+    assert fields["처리 / 실패"] == "7 / 1"
+    assert fields["진행 중"] == "2"
+    assert fields["연결"] == "🟢 온라인"
+
+
+@pytest.mark.parametrize(
+    ("channel", "expected"),
+    [
+        ("채팅방-1", {"채팅": 1, "이미지": 4, "비디오": 4, "핑": 1}),
+        ("이미지생성-1", {"채팅": 4, "이미지": 2, "비디오": 4, "핑": 2}),
+        ("general", {"채팅": 4, "이미지": 4, "비디오": 4, "핑": 4}),
+        (None, {"채팅": 4, "핑": 4}),
+    ],
+)
+def test_instances_embed_tells_who_answers_here(channel, expected):
+    embed = instances_embed(TABLE, channel, decide, "4")
+    summary = embed.fields[-1].value.splitlines()
+    for command, owner in expected.items():
+        assert any(line.startswith(f"/{command}: **#{owner}**") for line in summary), summary
+    assert [f.name for f in embed.fields[:4]] == [
+        "#1 채팅",
+        "#2 이미지",
+        "#3 비디오",
+        "#4 관리·예비",
+    ]
+    assert "`채팅방-*`" in embed.fields[0].value
+    assert embed.footer.text == "응답: 인스턴스 #4"
+    assert_within_discord_limits(embed)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("   ", "비어 있어요"), ("x" * 101, "100자 이하로 줄여 주세요 (지금 101자)")],
+)
+def test_text_options_reject_blank_and_too_long_in_korean(value, message):
+    with pytest.raises(InvalidInputError) as caught:
+        clean_text(value, label="채널", max_length=100)
+    assert message in caught.value.user_message
+    assert "채널" in caught.value.user_message
+    assert caught.value.log_message.startswith("option '채널'")
+
+
+def test_text_options_are_trimmed():
+    assert clean_text("  채팅방-1 ", label="채널", max_length=100) == "채팅방-1"

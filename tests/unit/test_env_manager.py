@@ -1,0 +1,187 @@
+"""Settings: file + environment precedence, per-instance keys, validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from env_manager import (
+    ConfigError,
+    Settings,
+    load_settings,
+    load_validated,
+    parse_patterns,
+    validate_settings,
+)
+
+SECRET = "sk-live-THIS-MUST-NEVER-BE-PRINTED"
+
+
+def write_env(path: Path, **values: str) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    return path
+
+
+def full_env(**extra: str) -> dict[str, str]:
+    values = {"DISCORD_TOKEN": "token-abc"}
+    for i in range(1, 5):
+        values |= {
+            f"OPENAI_API_KEY_{i}": f"openai-{i}",
+            f"MINIMAX_API_KEY_{i}": f"minimax-{i}",
+            f"STABILITY_API_KEY_{i}": f"stability-{i}",
+        }
+    return values | extra
+
+
+def test_reads_default_env_file_and_environment_wins(tmp_path, monkeypatch):
+    write_env(tmp_path / ".env.multi", **full_env(LOG_LEVEL="debug"))
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    loaded = load_settings()
+    assert loaded.env_file == Path(".env.multi")
+    assert loaded.settings.log_level == "WARNING"
+    assert loaded.settings.discord_token.get_secret_value() == "token-abc"
+
+
+def test_env_file_path_from_env_file_variable(tmp_path, monkeypatch):
+    other = write_env(tmp_path / "prod.env", DISCORD_TOKEN="from-prod")
+    monkeypatch.setenv("ENV_FILE", str(other))
+    assert load_settings().settings.discord_token.get_secret_value() == "from-prod"
+
+
+def test_missing_explicit_env_file_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("ENV_FILE", "/nowhere/.env.multi")
+    with pytest.raises(ConfigError, match=r"'/nowhere/\.env\.multi'.*does not exist"):
+        load_settings()
+
+
+def test_missing_default_env_file_means_environment_only(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    loaded = load_settings()
+    assert loaded.env_file is None
+    assert loaded.settings.is_single
+
+
+@pytest.mark.parametrize("service", ["openai", "minimax", "stability"])
+def test_instance_key_wins_over_unsuffixed_fallback(monkeypatch, service):
+    name = {"openai": "OPENAI", "minimax": "MINIMAX", "stability": "STABILITY"}[service]
+    monkeypatch.setenv(f"{name}_API_KEY", "shared")
+    monkeypatch.setenv(f"{name}_API_KEY_2", "own-2")
+    settings = Settings(instance_id="2")
+    assert settings.api_key(service).get_secret_value() == "own-2"
+    assert settings.api_key(service, 3).get_secret_value() == "shared"
+
+
+def test_placeholders_count_as_missing(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY_1", "your-openai-api-key-1-here")
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    assert Settings(instance_id="1").api_key("openai") is None
+
+
+@pytest.mark.parametrize(
+    ("instance", "needed"),
+    [
+        ("1", {"OPENAI_API_KEY_1"}),
+        ("2", {"MINIMAX_API_KEY_2", "STABILITY_API_KEY_2"}),
+        ("3", {"MINIMAX_API_KEY_3"}),
+        ("4", {"OPENAI_API_KEY_4", "MINIMAX_API_KEY_4", "STABILITY_API_KEY_4"}),
+    ],
+)
+def test_each_role_requires_only_its_keys(instance, needed):
+    problems = validate_settings(Settings(instance_id=instance, discord_token="t"))
+    assert {p.split(" ")[0] for p in problems} == needed
+    all_keys = full_env()
+    keys = {k.lower(): all_keys[k] for k in needed}
+    assert validate_settings(Settings(instance_id=instance, discord_token="t", **keys)) == []
+
+
+def test_single_mode_needs_every_service_and_accepts_instance_4_keys():
+    settings = Settings(
+        discord_token="t", openai_api_key_4="a", minimax_api_key="b", stability_api_key_4="c"
+    )
+    assert settings.is_single
+    assert validate_settings(settings) == []
+    problems = validate_settings(Settings(discord_token="t"))
+    assert len(problems) == 3
+    assert all("(or" in p and "_4)" in p for p in problems)
+
+
+def test_discord_token_always_required(tmp_path):
+    write_env(tmp_path / ".env.multi", **full_env(DISCORD_TOKEN="your-discord-bot-token-here"))
+    with pytest.raises(ConfigError) as caught:
+        load_validated(instance="3")
+    assert "DISCORD_TOKEN" in caught.value.report()
+    assert "instance 3" in caught.value.report()
+
+
+@pytest.mark.parametrize("bad", ["0", "5", "two", "1.5"])
+def test_instance_id_outside_range_is_rejected(monkeypatch, bad):
+    monkeypatch.setenv("INSTANCE_ID", bad)
+    with pytest.raises(ConfigError, match="INSTANCE_ID: must be 1, 2, 3, 4 or 'all'"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["", "all", "ALL"])
+def test_instance_id_all_or_unset_is_single_mode(monkeypatch, value):
+    monkeypatch.setenv("INSTANCE_ID", value)
+    assert load_settings().settings.is_single
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("a,,b", "empty entry"),
+        ("chat,", "empty entry"),
+        ("my chat", "contains a space"),
+        ("[abc", "unbalanced"),
+        ("#chat", "'#'"),
+    ],
+)
+def test_bad_channel_patterns_name_the_variable_and_entry(monkeypatch, raw, reason):
+    monkeypatch.setenv("INSTANCE_2_CHANNEL_PATTERNS", raw)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "INSTANCE_2_CHANNEL_PATTERNS" in report
+    assert reason in report
+
+
+def test_custom_patterns_reach_the_routing_table(monkeypatch):
+    monkeypatch.setenv("INSTANCE_1_CHANNEL_PATTERNS", " 잡담-* , talk ")
+    table = load_settings().settings.routing_table()
+    assert table[1].patterns == ("잡담-*", "talk")
+    assert table[4].patterns == ()
+
+
+def test_routing_table_services_follow_configured_keys():
+    settings = Settings(**{k.lower(): v for k, v in full_env().items()})
+    table = settings.routing_table()
+    assert table[3].services == {"chat", "image", "video"}
+    assert Settings(openai_api_key_1="k").routing_table()[1].services == {"chat"}
+
+
+def test_malformed_values_are_reported_without_their_content(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    monkeypatch.setenv("DEV_GUILD_ID", SECRET)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    report = caught.value.report()
+    assert "LOG_LEVEL" in report
+    assert "DEV_GUILD_ID" in report
+    assert SECRET not in report
+
+
+def test_secrets_never_appear_in_repr_or_reports(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY_1", SECRET)
+    monkeypatch.setenv("INSTANCE_ID", "2")
+    loaded = load_settings()
+    assert SECRET not in repr(loaded.settings)
+    assert SECRET not in str(loaded.settings.model_dump())
+    with pytest.raises(ConfigError) as caught:
+        load_validated()
+    assert SECRET not in caught.value.report()
+
+
+def test_parse_patterns_empty_string_means_no_patterns():
+    assert parse_patterns("") == ()
