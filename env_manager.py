@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
+    heartbeat_interval: float = Field(default=2.0, ge=0.2, le=30)
+    # Rank 3 waits 3 x CLAIM_STEP: above 0.9 s it would miss Discord's 3 s window.
+    claim_step: float = Field(default=0.5, ge=0.05, le=0.9)
 
     @field_validator("instance_id", mode="before")
     @classmethod

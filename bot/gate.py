@@ -1,33 +1,89 @@
 """Decides whether this instance answers an event; non-owners stay silent.
 
-Static routing over the configured table for now: every instance is assumed
-alive. Fleet coordination (liveness, claims) plugs in behind `should_answer`.
+Ranked claiming (DESIGN.md, Coordination): every instance in the router's preference
+order watches the event; the one at alive-rank r waits r x CLAIM_STEP and then tries
+the atomic claim, so an owner that died a moment ago is covered inside Discord's
+3-second window. Without a trusted liveness view (Redis down or just reconnected) the
+static table decides, which every instance computes alike: no duplicates.
 """
 
 from __future__ import annotations
 
-from bot.router import COMMAND_SERVICES, INSTANCE_IDS, Decision, route
+import asyncio
+from collections.abc import Callable
+
+from bot.coordination import Coordinator, LocalCoordinator, Mode
+from bot.logging_setup import get_logger
+from bot.router import COMMAND_SERVICES, INSTANCE_IDS, Decision, alive_rank, route
 from env_manager import Settings
+
+log = get_logger("bot.gate")
 
 # Interactions whose name the router does not know route like a fleet utility.
 UTILITY_ROUTE = "상태"
+# Whether this instance can serve a command right now (quota left, provider up).
+Availability = Callable[[str], bool]
+
+
+def _always_available(command: str) -> bool:
+    return True
 
 
 class AnswerGate:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        coordinator: Coordinator | None = None,
+        *,
+        claim_step: float | None = None,
+    ) -> None:
         self.instance = settings.instance_number  # None in single-process mode
         self.table = settings.routing_table()
+        self.coordinator = coordinator or LocalCoordinator(self.instance)
+        self.claim_step = settings.claim_step if claim_step is None else claim_step
+        self.available: Availability = _always_available
 
     def alive(self) -> frozenset[int]:
-        return frozenset(INSTANCE_IDS)
+        view = self.coordinator.alive_view()
+        return view.alive if view.trusted else frozenset(INSTANCE_IDS)
 
     def decide(self, channel_name: str | None, command: str) -> Decision:
-        if command not in COMMAND_SERVICES:
-            command = UTILITY_ROUTE
-        return route(channel_name, command, self.alive(), self.table)
+        """Who answers now, as far as this instance can tell (for display and the CLI)."""
+        return route(channel_name, self._routable(command), self.alive(), self.table)
 
-    async def should_answer(self, event_id: int, channel_name: str | None, command: str) -> bool:
-        """True when this instance must answer event `event_id` (interaction or message)."""
+    @staticmethod
+    def _routable(command: str) -> str:
+        return command if command in COMMAND_SERVICES else UTILITY_ROUTE
+
+    async def should_answer(self, event_key: str, channel_name: str | None, command: str) -> bool:
+        """True when this instance won event `event_key` (interaction id or `msg:<id>`)."""
         if self.instance is None:
-            return True
-        return self.decide(channel_name, command).instance == self.instance
+            return await self.coordinator.claim(event_key) is not False
+        command = self._routable(command)
+        view = self.coordinator.alive_view()
+        if not view.trusted:
+            return await self._static_answer(event_key, channel_name, command)
+        decision = route(channel_name, command, view.alive, self.table)
+        rank = alive_rank(decision.order, view.alive, self.instance)
+        if rank is None:
+            return False
+        if not self.available(command):
+            log.info("declined_unavailable", event_key=event_key, command=command)
+            return False
+        if rank:
+            await asyncio.sleep(rank * self.claim_step)
+        won = await self.coordinator.claim(event_key)
+        if won is None:  # Redis failed just now: fall back like everyone else will
+            return await self._static_answer(event_key, channel_name, command)
+        if won and rank:
+            log.info("covered_for_owner", event_key=event_key, rank=rank, owner=decision.instance)
+        return won
+
+    async def _static_answer(self, event_key: str, channel_name: str | None, command: str) -> bool:
+        static_owner = route(channel_name, command, INSTANCE_IDS, self.table).instance
+        if static_owner != self.instance:
+            return False
+        if self.coordinator.mode is Mode.DEGRADED:
+            return True  # a claim would only time out
+        # Reconnected but warming up: a claim still guards against a peer's answer.
+        return await self.coordinator.claim(event_key) is not False
