@@ -13,12 +13,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.channels import route_channel_name
+from bot.command_sync import tree_digest
+from bot.coordination import Coordinator, LocalCoordinator, RedisCoordinator
 from bot.gate import AnswerGate
 from bot.health_file import write_status
 from bot.logging_setup import get_logger
 from bot.router import MESSAGE_COMMAND
 from bot.status import Counters, InstanceStatus, package_version
-from env_manager import Settings
+from env_manager import SERVICES, Settings
 from services.errors import UserFacingError
 
 EXTENSIONS: tuple[str, ...] = ("commands.utility_commands",)
@@ -47,7 +49,7 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
         bot = self.client
         name = str((interaction.data or {}).get("name", ""))
         channel_name = route_channel_name(interaction.channel, bot)
-        answer = await bot.gate.should_answer(interaction.id, channel_name, name)
+        answer = await bot.gate.should_answer(str(interaction.id), channel_name, name)
         if not answer:
             log.debug(
                 "interaction_not_ours",
@@ -61,9 +63,13 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         bot = self.client
-        bot.counters.failed += 1
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         command = interaction.command.name if interaction.command else "?"
+        if isinstance(cause, discord.HTTPException) and cause.code in ALREADY_HANDLED_CODES:
+            # Another instance answered first (or the window closed): not the user's concern.
+            log.debug("interaction_taken_elsewhere", code=cause.code, command=command)
+            return
+        bot.counters.record_failed()
         if isinstance(cause, UserFacingError):
             log.info("command_rejected", command=command, reason=cause.log_message)
             message = cause.user_message
@@ -87,8 +93,20 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             log.warning("reply_failed", status=exc.status, code=exc.code)
 
 
+def make_coordinator(settings: Settings) -> Coordinator:
+    """In-process for single mode; Redis for a fleet member."""
+    if settings.instance_number is None:
+        return LocalCoordinator()
+    return RedisCoordinator(
+        settings.instance_number,
+        settings.redis_url,
+        prefix=settings.redis_key_prefix,
+        heartbeat_interval=settings.heartbeat_interval,
+    )
+
+
 class MultiInstanceBot(commands.Bot):
-    def __init__(self, settings: Settings, *, gate: AnswerGate | None = None) -> None:
+    def __init__(self, settings: Settings, *, coordinator: Coordinator | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
@@ -102,7 +120,8 @@ class MultiInstanceBot(commands.Bot):
             member_cache_flags=discord.MemberCacheFlags.none(),
         )
         self.settings = settings
-        self.gate = gate or AnswerGate(settings)
+        self.coordinator = coordinator or make_coordinator(settings)
+        self.gate = AnswerGate(settings, self.coordinator)
         self.counters = Counters()
         self.started_monotonic = time.monotonic()
         self._health_task: asyncio.Task[None] | None = None
@@ -112,24 +131,38 @@ class MultiInstanceBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        await self.coordinator.start(self.snapshot)
+        delay = await self.coordinator.restart_delay()
+        if delay:
+            # A crash loop of four containers would burn Discord's 1000 daily session starts.
+            log.warning("restart_backoff", delay_s=delay)
+            await asyncio.sleep(delay)
         await self.sync_commands()
         self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.coordinator.wait_identify_slot()
+
     async def sync_commands(self) -> None:
-        """Upload the command tree. Interim rule: the fallback (or single) process syncs."""
-        if self.gate.instance not in (None, 4):
+        """Upload the command tree, once per change, from whichever instance holds the lock."""
+        guild = (
+            discord.Object(id=self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        )
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        scope = f"guild:{guild.id}" if guild else "global"
+        digest = tree_digest(self.tree, guild)
+        if not await self.coordinator.begin_sync(scope, digest):
+            log.info("command_sync_skipped", scope=scope, reason="unchanged or another instance")
             return
         try:
-            if self.settings.dev_guild_id:
-                guild = discord.Object(id=self.settings.dev_guild_id)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-            else:
-                synced = await self.tree.sync()
+            synced = await self.tree.sync(guild=guild)
         except discord.HTTPException as exc:
-            log.error("command_sync_failed", status=exc.status, code=exc.code)
+            log.error("command_sync_failed", scope=scope, status=exc.status, code=exc.code)
+            await self.coordinator.end_sync(scope, None)
             return
-        log.info("commands_synced", count=len(synced), guild=self.settings.dev_guild_id)
+        await self.coordinator.end_sync(scope, digest)
+        log.info("commands_synced", scope=scope, count=len(synced))
 
     async def on_ready(self) -> None:
         log.info(
@@ -145,6 +178,7 @@ class MultiInstanceBot(commands.Bot):
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
+        await self.coordinator.close()
         await super().close()
         self.write_health()
 
@@ -169,7 +203,12 @@ class MultiInstanceBot(commands.Bot):
             version=package_version(),
             pid=os.getpid(),
             counters=self.counters,
+            coordination=self.coordinator.mode.value,
+            providers={service: self.settings.api_key(service) is not None for service in SERVICES},
         )
+
+    def snapshot(self) -> dict[str, object]:
+        return self.status().as_dict()
 
     def write_health(self) -> None:
         try:
@@ -189,7 +228,7 @@ class MultiInstanceBot(commands.Bot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: object
     ) -> None:
-        self.counters.handled += 1
+        self.counters.record_handled()
 
     async def on_message(self, message: discord.Message) -> None:
         """Route chat triggers (mention or reply to the bot); the chat cog listens for them."""
@@ -198,7 +237,7 @@ class MultiInstanceBot(commands.Bot):
         if not self._is_chat_trigger(message):
             return
         channel_name = route_channel_name(message.channel, self)
-        if await self.gate.should_answer(message.id, channel_name, MESSAGE_COMMAND):
+        if await self.gate.should_answer(f"msg:{message.id}", channel_name, MESSAGE_COMMAND):
             self.dispatch("routed_message", message)
 
     def _is_chat_trigger(self, message: discord.Message) -> bool:

@@ -252,6 +252,8 @@ class RedisCoordinator(Coordinator):
         return AliveView(self._alive | {self.instance_id}, trusted=trusted)
 
     async def snapshots(self) -> dict[int, Snapshot] | None:
+        if self._mode is Mode.DEGRADED:
+            return None  # a read would only time out; the heartbeat loop will reconnect
         try:
             values = await self.redis.mget([self.key("instance", i) for i in INSTANCE_IDS])
         except (RedisError, OSError) as exc:

@@ -1,10 +1,13 @@
-"""A snapshot of one instance's state: what /핑, /상태 and the health file report."""
+"""A snapshot of one instance's state: what /핑, /상태, the heartbeat and health file report."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
+
+WINDOW_MINUTES = 60
 
 
 def package_version() -> str:
@@ -14,13 +17,50 @@ def package_version() -> str:
         return "0+unknown"
 
 
+class RecentCount:
+    """Events in the last hour, in minute buckets (cheap, and exact to the minute)."""
+
+    def __init__(self, clock=time.time) -> None:
+        self._clock = clock
+        self._buckets: Counter[int] = Counter()
+
+    def add(self, n: int = 1) -> None:
+        minute = int(self._clock() // 60)
+        self._buckets[minute] += n
+        for old in [m for m in self._buckets if m <= minute - WINDOW_MINUTES]:
+            del self._buckets[old]
+
+    def last_hour(self) -> int:
+        minute = int(self._clock() // 60)
+        return sum(c for m, c in self._buckets.items() if m > minute - WINDOW_MINUTES)
+
+
 @dataclass
 class Counters:
-    """Work this instance answered or failed since start."""
+    """Work this instance answered or failed, since start and in the last hour."""
 
     handled: int = 0
     failed: int = 0
     in_flight: int = 0
+    handled_recent: RecentCount = field(default_factory=RecentCount, repr=False)
+    failed_recent: RecentCount = field(default_factory=RecentCount, repr=False)
+
+    def record_handled(self) -> None:
+        self.handled += 1
+        self.handled_recent.add()
+
+    def record_failed(self) -> None:
+        self.failed += 1
+        self.failed_recent.add()
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "handled": self.handled,
+            "failed": self.failed,
+            "in_flight": self.in_flight,
+            "handled_1h": self.handled_recent.last_hour(),
+            "failed_1h": self.failed_recent.last_hour(),
+        }
 
 
 @dataclass
@@ -33,7 +73,11 @@ class InstanceStatus:
     version: str
     pid: int
     counters: Counters = field(default_factory=Counters)
+    coordination: str = "local"  # local | redis | warming | degraded
+    providers: dict[str, bool] = field(default_factory=dict)  # service -> key configured
     updated_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data["counters"] = self.counters.as_dict()
+        return data

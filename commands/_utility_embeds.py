@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import discord
 
-from bot.router import FALLBACK_INSTANCE, Decision, RoutingTable
+from bot.coordination import Snapshot
+from bot.router import DEFAULT_ROLES, FALLBACK_INSTANCE, Decision, RoutingTable
 from bot.status import InstanceStatus
 from commands._formatting import (
     ROLE_COMMANDS,
@@ -19,6 +20,7 @@ from commands._formatting import (
 
 COLOR_OK = discord.Colour.green()
 COLOR_INFO = discord.Colour.blurple()
+COLOR_WARN = discord.Colour.orange()
 
 Decide = Callable[[str | None, str], Decision]
 
@@ -42,20 +44,57 @@ def ping_embed(status: InstanceStatus) -> discord.Embed:
     return embed
 
 
-def status_embed(status: InstanceStatus) -> discord.Embed:
-    """This instance's view; the fleet-wide table arrives with coordination."""
-    counters = status.counters
-    embed = discord.Embed(
-        title=f"📊 상태 — 인스턴스 {instance_label(status.instance_id)}",
-        colour=COLOR_OK if status.ready else discord.Colour.orange(),
+COORDINATION_LABELS: dict[str, str] = {
+    "redis": "🟢 Redis 연결됨 — 장애 시 자동 대체",
+    "warming": "🟡 Redis 재연결 직후 — 잠시 정적 라우팅",
+    "degraded": "🟠 Redis 연결 끊김 — 정적 라우팅 (자동 대체 없음)",
+    "local": "단일 프로세스 모드 — Redis 없이 혼자 처리",
+}
+
+
+def _instance_field(snapshot: Snapshot) -> str:
+    counters = snapshot.get("counters") or {}
+    return (
+        f"지연 {format_latency(snapshot.get('latency_ms'))} · "
+        f"가동 {format_duration(float(snapshot.get('uptime_s') or 0))}\n"
+        f"1시간 처리 {counters.get('handled_1h', 0)} · 실패 {counters.get('failed_1h', 0)}\n"
+        f"진행 중 {counters.get('in_flight', 0)}"
     )
-    embed.add_field(name="역할", value=role_label(status.role))
-    embed.add_field(name="연결", value="🟢 온라인" if status.ready else "🟠 연결 중")
-    embed.add_field(name="게이트웨이 지연", value=format_latency(status.latency_ms))
-    embed.add_field(name="가동 시간", value=format_duration(status.uptime_s))
-    embed.add_field(name="처리 / 실패", value=f"{counters.handled} / {counters.failed}")
-    embed.add_field(name="진행 중", value=str(counters.in_flight))
-    embed.set_footer(text=f"버전 {status.version}")
+
+
+def fleet_status_embed(
+    me: InstanceStatus, snapshots: dict[int, Snapshot] | None, mode: str
+) -> discord.Embed:
+    """Every instance online or offline, with latency, uptime and recent work."""
+    description = COORDINATION_LABELS.get(mode, mode)
+    online = 0
+    fields: list[tuple[str, str]] = []
+    if me.instance_id == "all":
+        fields.append((f"🟢 {role_label(me.role)}", _instance_field(me.as_dict())))
+        online = 1
+    else:
+        known = dict(snapshots) if snapshots is not None else {}
+        known[int(me.instance_id)] = me.as_dict()  # our own view is the freshest
+        for spec_id, role in DEFAULT_ROLES.items():
+            snapshot = known.get(spec_id)
+            if snapshot is None:
+                state = "⚪ 알 수 없음" if snapshots is None else "🔴 오프라인"
+                fields.append((f"#{spec_id} {role_label(role)}", state))
+                continue
+            online += 1
+            icon = "🟢" if snapshot.get("ready") else "🟡"
+            fields.append((f"{icon} #{spec_id} {role_label(role)}", _instance_field(snapshot)))
+        if snapshots is None:
+            description += "\n다른 인스턴스의 상태는 Redis가 돌아오면 보여요."
+    total = 1 if me.instance_id == "all" else len(DEFAULT_ROLES)
+    embed = discord.Embed(
+        title=f"📊 봇 상태 — {online}/{total} 온라인",
+        description=description,
+        colour=COLOR_OK if mode in ("redis", "local") and online == total else COLOR_WARN,
+    )
+    for name, value in fields:
+        embed.add_field(name=name, value=value)
+    embed.set_footer(text=f"응답: 인스턴스 {instance_label(me.instance_id)} · 버전 {me.version}")
     return embed
 
 

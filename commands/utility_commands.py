@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.channels import route_channel_name
-from commands._utility_embeds import instances_embed, ping_embed, status_embed
+from commands._utility_embeds import fleet_status_embed, instances_embed, ping_embed
 from commands._validation import clean_text
 
 if TYPE_CHECKING:
@@ -27,9 +27,12 @@ class UtilityCommands(commands.Cog):
     async def ping(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(embed=ping_embed(self.bot.status()))
 
-    @app_commands.command(name="상태", description="봇 인스턴스의 상태를 보여줘요")
+    @app_commands.command(name="상태", description="모든 봇 인스턴스의 상태를 보여줘요")
     async def status(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=status_embed(self.bot.status()))
+        snapshots = await self.bot.coordinator.snapshots()
+        mode = self.bot.coordinator.mode.value
+        embed = fleet_status_embed(self.bot.status(), snapshots, mode)
+        await interaction.response.send_message(embed=embed)
 
     @app_commands.command(
         name="인스턴스", description="인스턴스 역할표와 이 채널의 담당을 보여줘요"

@@ -7,7 +7,7 @@ import pytest
 from bot.router import default_table, route
 from bot.status import Counters, InstanceStatus
 from commands._formatting import format_duration, format_latency
-from commands._utility_embeds import instances_embed, ping_embed, status_embed
+from commands._utility_embeds import fleet_status_embed, instances_embed, ping_embed
 from commands._validation import clean_text
 from services.errors import InvalidInputError
 
@@ -74,11 +74,39 @@ def test_single_mode_ping_says_single_process():
     assert "단일 프로세스" in ping_embed(status(instance_id="all", role="all")).description
 
 
-def test_status_shows_counters_of_this_instance():
-    fields = {f.name: f.value for f in status_embed(status()).fields}
-    assert fields["처리 / 실패"] == "7 / 1"
-    assert fields["진행 중"] == "2"
-    assert fields["연결"] == "🟢 온라인"
+def fields_of(embed) -> dict[str, str]:
+    return {f.name: f.value for f in embed.fields}
+
+
+def test_fleet_status_lists_every_instance_online_or_offline():
+    me = status(instance_id="4", role="admin")
+    me.counters.record_handled()
+    peer = status(instance_id="1", latency_ms=12.0, uptime_s=59).as_dict()
+    embed = fleet_status_embed(me, {1: peer, 4: me.as_dict()}, "redis")
+    fields = fields_of(embed)
+    assert embed.title == "📊 봇 상태 — 2/4 온라인"
+    assert list(fields) == ["🟢 #1 채팅", "#2 이미지", "#3 비디오", "🟢 #4 관리·예비"]
+    assert fields["#2 이미지"] == "🔴 오프라인"
+    assert "지연 12 ms · 가동 59초" in fields["🟢 #1 채팅"]
+    assert "1시간 처리 1 · 실패 0" in fields["🟢 #4 관리·예비"]
+    assert "진행 중 2" in fields["🟢 #4 관리·예비"]
+    assert "Redis 연결됨" in embed.description
+    assert embed.footer.text.startswith("응답: 인스턴스 #4")
+    assert_within_discord_limits(embed)
+
+
+def test_fleet_status_without_redis_says_so_and_shows_itself():
+    embed = fleet_status_embed(status(instance_id="2", role="image"), None, "degraded")
+    fields = fields_of(embed)
+    assert "Redis 연결 끊김" in embed.description and "정적 라우팅" in embed.description
+    assert fields["#1 채팅"] == "⚪ 알 수 없음"
+    assert any(name.startswith("🟢 #2") for name in fields)
+
+
+def test_single_process_status_shows_one_process():
+    embed = fleet_status_embed(status(instance_id="all", role="all"), {}, "local")
+    assert embed.title == "📊 봇 상태 — 1/1 온라인"
+    assert "단일 프로세스" in embed.description
 
 
 @pytest.mark.parametrize(
