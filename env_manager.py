@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(default=2.0, ge=0.2, le=30)
     # Rank 3 waits 3 x CLAIM_STEP: above 0.9 s it would miss Discord's 3 s window.
     claim_step: float = Field(default=0.5, ge=0.05, le=0.9)
+    # Discord allows one IDENTIFY per 5 s; only the local sandbox may go faster.
+    identify_spacing: float = Field(default=5.5, ge=0.05, le=60)
 
     @field_validator("instance_id", mode="before")
     @classmethod

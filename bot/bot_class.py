@@ -102,6 +102,7 @@ def make_coordinator(settings: Settings) -> Coordinator:
         settings.redis_url,
         prefix=settings.redis_key_prefix,
         heartbeat_interval=settings.heartbeat_interval,
+        identify_spacing=settings.identify_spacing,
     )
 
 

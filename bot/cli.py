@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     health = sub.add_parser("health", help="exit 0 if this container's instance is connected")
     health.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
+
+    from bot.demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 
@@ -133,7 +137,17 @@ def _request_stop(bot: object, sig: signal.Signals) -> None:
     asyncio.get_running_loop().create_task(bot.close())  # type: ignore[attr-defined]
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    try:
+        return asyncio.run(run_demo(args))
+    except KeyboardInterrupt:
+        return 130
+
+
 COMMANDS = {
+    "demo": cmd_demo,
     "run": cmd_run,
     "route": cmd_route,
     "check-config": cmd_check_config,

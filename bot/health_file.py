@@ -16,7 +16,6 @@ from bot.status import InstanceStatus
 
 # A snapshot older than this many refresh intervals means the event loop is stuck.
 STALE_AFTER_INTERVALS = 3
-MIN_STALE_SECONDS = 15.0
 
 
 def write_status(path: Path, status: InstanceStatus) -> None:
@@ -42,7 +41,7 @@ def judge(path: Path, interval: float, now: float | None = None) -> HealthVerdic
     except (OSError, ValueError) as exc:
         return HealthVerdict(False, f"unreadable status file {path}: {exc.__class__.__name__}")
     age = now - float(data.get("updated_at", 0))
-    limit = max(MIN_STALE_SECONDS, STALE_AFTER_INTERVALS * interval)
+    limit = STALE_AFTER_INTERVALS * interval
     if age > limit:
         return HealthVerdict(
             False, f"status is {age:.0f}s old (limit {limit:.0f}s): bot loop stalled"
