@@ -28,6 +28,12 @@ def instance_label(instance_id: str | int | None) -> str:
     return f"#{instance_id}"
 
 
+def responder_label(instance_id: str | int | None) -> str:
+    """`인스턴스 #2`, or `단일 프로세스` when one process serves everything."""
+    label = instance_label(instance_id)
+    return label if label == "단일 프로세스" else f"인스턴스 {label}"
+
+
 def format_duration(seconds: float) -> str:
     """`3일 4시간`, `5분 2초`: the two largest units, good enough on a phone."""
     total = max(0, int(seconds))

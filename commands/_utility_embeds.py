@@ -15,6 +15,7 @@ from commands._formatting import (
     format_duration,
     format_latency,
     instance_label,
+    responder_label,
     role_label,
 )
 
@@ -30,14 +31,14 @@ def channel_label(channel_name: str | None) -> str:
 
 
 def ping_embed(status: InstanceStatus) -> discord.Embed:
-    embed = discord.Embed(
-        title="🏓 퐁!",
-        description=(
+    if status.instance_id == "all":
+        description = "**단일 프로세스**가 응답했어요 (모든 역할 담당)."
+    else:
+        description = (
             f"인스턴스 **{instance_label(status.instance_id)}** "
             f"({role_label(status.role)} 담당)이 응답했어요."
-        ),
-        colour=COLOR_OK,
-    )
+        )
+    embed = discord.Embed(title="🏓 퐁!", description=description, colour=COLOR_OK)
     embed.add_field(name="게이트웨이 지연", value=format_latency(status.latency_ms))
     embed.add_field(name="가동 시간", value=format_duration(status.uptime_s))
     embed.set_footer(text=f"버전 {status.version}")
@@ -94,7 +95,7 @@ def fleet_status_embed(
     )
     for name, value in fields:
         embed.add_field(name=name, value=value)
-    embed.set_footer(text=f"응답: 인스턴스 {instance_label(me.instance_id)} · 버전 {me.version}")
+    embed.set_footer(text=f"응답: {responder_label(me.instance_id)} · 버전 {me.version}")
     return embed
 
 
@@ -115,11 +116,10 @@ def instances_embed(
     answering: str,
 ) -> discord.Embed:
     """Role table plus who would answer each command in `channel_name`."""
-    embed = discord.Embed(
-        title="🗺️ 인스턴스 역할표",
-        description=f"{channel_label(channel_name)} 채널 기준 담당 인스턴스",
-        colour=COLOR_INFO,
-    )
+    description = f"{channel_label(channel_name)} 채널 기준 담당 인스턴스"
+    if answering == "all":
+        description += "\n지금은 단일 프로세스 모드라 모든 명령에 이 프로세스가 응답해요."
+    embed = discord.Embed(title="🗺️ 인스턴스 역할표", description=description, colour=COLOR_INFO)
     utility = " ".join(f"/{c}" for c in UTILITY_COMMANDS)
     for spec in sorted(table.values(), key=lambda s: s.id):
         patterns = (
@@ -138,5 +138,5 @@ def instances_embed(
         value="\n".join(routing_summary(channel_name, decide)),
         inline=False,
     )
-    embed.set_footer(text=f"응답: 인스턴스 {instance_label(answering)}")
+    embed.set_footer(text=f"응답: {responder_label(answering)}")
     return embed
