@@ -1,0 +1,572 @@
+#!/usr/bin/env bash
+#
+# deploy-multi.sh - 멀티 인스턴스 디스코드 봇 배포 도구 (Linux / macOS)
+#
+#   ./deploy-multi.sh start      설정 검사 -> 이미지 빌드 -> 4개 인스턴스 + Redis 시작
+#   ./deploy-multi.sh status     컨테이너 상태 + 플릿 요약
+#   ./deploy-multi.sh update     무중단 업데이트 (bot-1..bot-4 를 하나씩 교체)
+#   ./deploy-multi.sh help       전체 사용법
+#
+# Always runs `docker compose -p <name> -f docker-compose.multi.yml ...` from the folder this
+# script lives in. Exit codes: 0 ok, 1 runtime failure, 2 usage / preflight failure.
+# Never prints a secret value: only key names.
+#
+# Works with bash 3.2+ (macOS /bin/bash too).
+
+set -euo pipefail
+
+# --- constants and tunables --------------------------------------------------------------
+
+readonly COMPOSE_FILE_NAME="docker-compose.multi.yml"
+readonly ENV_FILE=".env.multi"
+readonly ENV_EXAMPLE=".env.multi.example"
+readonly DEFAULT_PROJECT_NAME="discord-multi-bot"
+readonly INSTANCES="1 2 3 4"
+readonly PROVIDERS="OPENAI_API_KEY MINIMAX_API_KEY STABILITY_API_KEY"
+readonly PLACEHOLDER_RE='^your-.*-here$'
+
+readonly EXIT_RUNTIME=1
+readonly EXIT_USAGE=2
+
+# Overridable from the environment (tests use tiny values).
+HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-300}"          # seconds to wait for one container to be healthy
+HEALTH_POLL_INTERVAL="${HEALTH_POLL_INTERVAL:-3}" # seconds between two health polls
+LOG_TAIL="${LOG_TAIL:-200}"                      # lines shown by `logs`
+
+PROG="./deploy-multi.sh"
+
+# --- output ------------------------------------------------------------------------------
+
+O_BOLD="" O_GREEN="" O_BLUE="" O_RESET=""
+E_RED="" E_YELLOW="" E_RESET=""
+if [ -z "${NO_COLOR:-}" ] && [ "${TERM:-}" != "dumb" ]; then
+    if [ -t 1 ]; then
+        O_BOLD=$'\033[1m' O_GREEN=$'\033[32m' O_BLUE=$'\033[34m' O_RESET=$'\033[0m'
+    fi
+    if [ -t 2 ]; then
+        E_RED=$'\033[31m' E_YELLOW=$'\033[33m' E_RESET=$'\033[0m'
+    fi
+fi
+
+say() { printf '%s\n' "$*"; }
+info() { printf '%s==>%s %s\n' "${O_BOLD}${O_BLUE}" "$O_RESET" "$*"; }
+ok() { printf '%s[OK]%s %s\n' "$O_GREEN" "$O_RESET" "$*"; }
+warn() { printf '%s[경고]%s %s\n' "$E_YELLOW" "$E_RESET" "$*" >&2; }
+error() { printf '%s[오류]%s %s\n' "$E_RED" "$E_RESET" "$*" >&2; }
+die() {
+    local code=$1
+    shift
+    error "$@"
+    exit "$code"
+}
+
+usage() {
+    cat <<EOF
+사용법: $PROG <명령> [옵션]
+
+명령:
+  start [--no-wait]    설정 검사 후 이미지를 빌드하고 Redis + bot-1..bot-4 를 시작합니다.
+                       (기본: 4개 모두 healthy 가 될 때까지 기다린 뒤 상태를 보여 줍니다)
+  stop                 모두 중지하고 컨테이너를 지웁니다 (Redis 데이터 볼륨은 유지).
+  restart              설정 검사 후 stop + start (.env.multi 변경을 반영할 때).
+  status               컨테이너 상태(state/health)와 플릿 요약(bot-4 가 Redis 에서 읽음).
+  logs [n|all] [-f] [--tail N]
+                       로그 보기. n = 인스턴스 번호(1-4) 또는 redis, 기본 all.
+                       -f 는 계속 따라가기 (Ctrl+C 로 종료).
+  update               무중단 업데이트: 설정 검사 -> 빌드 -> Redis 이미지 갱신 ->
+                       bot-1..bot-4 를 하나씩 교체하고 각각 healthy 가 되면 다음으로.
+  help                 이 도움말.
+
+환경 변수:
+  HEALTH_TIMEOUT=$HEALTH_TIMEOUT        인스턴스 하나가 healthy 가 되기를 기다리는 최대 시간(초)
+  HEALTH_POLL_INTERVAL=$HEALTH_POLL_INTERVAL    상태 확인 간격(초)
+  LOG_TAIL=$LOG_TAIL              logs 가 보여 줄 줄 수
+  NO_COLOR=1                  색 끄기
+
+종료 코드: 0 성공, 1 실행 실패, 2 사용법/사전 점검 실패
+
+처음이라면:
+  cp $ENV_EXAMPLE $ENV_FILE     # 키를 채운 뒤
+  $PROG start
+EOF
+}
+
+# --- compose -----------------------------------------------------------------------------
+
+# The project name is the top-level `name:` of the compose file; passing it with -p as well
+# keeps a stray COMPOSE_PROJECT_NAME in the environment from pointing us at another project.
+read_project_name() {
+    local line name=""
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%$'\r'}
+        case $line in
+            name:*)
+                name=${line#name:}
+                name=${name%%#*}
+                name=${name//[[:space:]\"\']/}
+                break
+                ;;
+        esac
+    done <"$COMPOSE_FILE_NAME"
+    printf '%s' "${name:-$DEFAULT_PROJECT_NAME}"
+}
+
+compose() {
+    docker compose -p "$PROJECT_NAME" -f "$COMPOSE_FILE_NAME" "$@"
+}
+
+# --- preflight: docker -------------------------------------------------------------------
+
+require_docker() {
+    if ! command -v docker >/dev/null 2>&1; then
+        error "docker 명령을 찾을 수 없습니다. Docker 를 먼저 설치하세요."
+        say "  Linux (Docker Engine):   https://docs.docker.com/engine/install/" >&2
+        say "  Windows / macOS:         Docker Desktop  https://docs.docker.com/desktop/" >&2
+        say "  설치 후 확인:            docker --version && docker compose version" >&2
+        exit "$EXIT_USAGE"
+    fi
+    if ! docker compose version >/dev/null 2>&1; then
+        error "Docker Compose v2 ('docker compose') 가 없습니다."
+        say "  Debian/Ubuntu:  sudo apt-get install docker-compose-plugin" >&2
+        say "  기타 Linux:     https://docs.docker.com/compose/install/linux/" >&2
+        say "  Docker Desktop 에는 포함되어 있습니다. 옛 'docker-compose'(v1)는 지원하지 않습니다." >&2
+        exit "$EXIT_USAGE"
+    fi
+    if ! docker info >/dev/null 2>&1; then
+        error "Docker 데몬에 연결할 수 없습니다."
+        say "  Linux:   sudo systemctl start docker" >&2
+        say "           권한 문제라면: sudo usermod -aG docker <사용자명>  (다시 로그인 필요)" >&2
+        say "  Windows / macOS: Docker Desktop 을 실행하고 'Engine running' 이 될 때까지 기다리세요." >&2
+        exit "$EXIT_USAGE"
+    fi
+}
+
+require_compose_file() {
+    [ -f "$COMPOSE_FILE_NAME" ] ||
+        die "$EXIT_USAGE" "$COMPOSE_FILE_NAME 이 없습니다 ($(pwd)). 저장소 전체를 받았는지 확인하세요."
+}
+
+require_env_file() {
+    if [ ! -f "$ENV_FILE" ]; then
+        error "$ENV_FILE 파일이 없습니다."
+        say "예시 파일을 복사한 뒤 키를 채우세요:" >&2
+        say "  cp $ENV_EXAMPLE $ENV_FILE" >&2
+        exit "$EXIT_USAGE"
+    fi
+}
+
+# --- .env.multi parsing (never sourced: it is data, not a script) ------------------------
+
+ENV_KEYS=" "
+
+# Reads KEY=VALUE lines into variables ENVF_<KEY>. Handles comments, blank lines, `export `,
+# CRLF, a UTF-8 BOM, quoted values and trailing ` # comments`. The last assignment wins.
+load_env_file() {
+    local line key value
+    ENV_KEYS=" "
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%$'\r'}
+        line=${line#$'\xef\xbb\xbf'}
+        line=${line#"${line%%[![:space:]]*}"}
+        case $line in '' | '#'*) continue ;; esac
+        line=${line#export }
+        case $line in *=*) ;; *) continue ;; esac
+        key=${line%%=*}
+        key=${key%"${key##*[![:space:]]}"}
+        case $key in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
+        value=${line#*=}
+        value=${value#"${value%%[![:space:]]*}"}
+        case $value in
+            \"*) value=${value#\"} && value=${value%%\"*} ;;
+            \'*) value=${value#\'} && value=${value%%\'*} ;;
+            *)
+                value=${value%%[[:space:]]#*}
+                value=${value%"${value##*[![:space:]]}"}
+                ;;
+        esac
+        printf -v "ENVF_$key" '%s' "$value"
+        case $ENV_KEYS in *" $key "*) ;; *) ENV_KEYS="$ENV_KEYS$key " ;; esac
+    done <"$ENV_FILE"
+}
+
+# env_get KEY -> REPLY = value from .env.multi (empty when absent); no subshell.
+REPLY=""
+env_get() {
+    local var="ENVF_$1"
+    REPLY=""
+    case $ENV_KEYS in *" $1 "*) REPLY=${!var} ;; esac
+}
+
+# is_filled VALUE -> true when VALUE is neither empty nor a placeholder (your-...-here)
+is_filled() {
+    [ -n "$1" ] && ! [[ $1 =~ $PLACEHOLDER_RE ]]
+}
+
+# resolve_key PROVIDER N -> sets EFF_NAME / EFF_VALUE to the key instance N really uses:
+# PROVIDER_N, else the unsuffixed PROVIDER, else nothing (EFF_NAME="").
+EFF_NAME=""
+EFF_VALUE=""
+resolve_key() {
+    local base=$1 n=$2
+    env_get "${base}_$n"
+    if is_filled "$REPLY"; then
+        EFF_NAME="${base}_$n" EFF_VALUE=$REPLY
+        return 0
+    fi
+    env_get "$base"
+    if is_filled "$REPLY"; then
+        EFF_NAME=$base EFF_VALUE=$REPLY
+        return 0
+    fi
+    EFF_NAME="" EFF_VALUE=""
+    return 1
+}
+
+# Provider keys each instance needs to do its own job (the rest is optional backup).
+needs_of() {
+    case $1 in
+        1) printf '%s' "OPENAI_API_KEY" ;;
+        2) printf '%s' "MINIMAX_API_KEY STABILITY_API_KEY" ;;
+        3) printf '%s' "MINIMAX_API_KEY" ;;
+        4) printf '%s' "OPENAI_API_KEY MINIMAX_API_KEY STABILITY_API_KEY" ;;
+    esac
+}
+
+role_of() {
+    case $1 in
+        1) printf '%s' "1번 인스턴스(채팅)" ;;
+        2) printf '%s' "2번 인스턴스(이미지)" ;;
+        3) printf '%s' "3번 인스턴스(비디오)" ;;
+        4) printf '%s' "4번 인스턴스(관리/백업)" ;;
+    esac
+}
+
+check_keys() {
+    local n base missing="" optional="" lines=""
+    load_env_file
+
+    env_get DISCORD_TOKEN
+    if ! is_filled "$REPLY"; then
+        missing="$missing DISCORD_TOKEN"
+        lines="$lines  - DISCORD_TOKEN  (디스코드 봇 토큰, 4개 인스턴스 공용)"$'\n'
+    fi
+    for n in $INSTANCES; do
+        for base in $PROVIDERS; do
+            case " $(needs_of "$n") " in
+                *" $base "*)
+                    if ! resolve_key "$base" "$n"; then
+                        missing="$missing ${base}_$n"
+                        lines="$lines  - ${base}_$n  ($(role_of "$n") 필수; 공용 키 $base 로 대신할 수도 있음)"$'\n'
+                    fi
+                    ;;
+                *) resolve_key "$base" "$n" || optional="$optional ${base}_$n" ;;
+            esac
+        done
+    done
+
+    if [ -n "$missing" ]; then
+        error "$ENV_FILE 의 필수 키가 비어 있거나 예시 값(your-...-here) 그대로입니다:"
+        printf '%s' "$lines" >&2
+        say "$ENV_FILE 를 열어 위 키에 실제 값을 넣은 뒤 다시 실행하세요." >&2
+        exit "$EXIT_USAGE"
+    fi
+    ok "$ENV_FILE: 필수 키가 모두 채워져 있습니다."
+    if [ -n "$optional" ]; then
+        say "    참고: 선택 키가 비어 있습니다:${optional}"
+        say "    (해당 인스턴스는 다른 인스턴스가 죽었을 때 그 기능을 대신하지 못합니다.)"
+    fi
+    check_key_reuse
+}
+
+# Same provider key used by two instances -> warning (rate limits are per key), not an error.
+check_key_reuse() {
+    local base i j name_i value_i reused=""
+    for base in $PROVIDERS; do
+        for i in $INSTANCES; do
+            resolve_key "$base" "$i" || continue
+            name_i=$EFF_NAME value_i=$EFF_VALUE
+            for j in $INSTANCES; do
+                [ "$j" -gt "$i" ] || continue
+                resolve_key "$base" "$j" || continue
+                [ "$EFF_VALUE" = "$value_i" ] || continue
+                reused=1
+                if [ "$name_i" = "$EFF_NAME" ]; then
+                    warn "${i}번과 ${j}번 인스턴스가 같은 키($name_i)를 씁니다."
+                else
+                    warn "$name_i 와 $EFF_NAME 의 값이 같습니다 (${i}번, ${j}번 인스턴스가 같은 키를 씀)."
+                fi
+            done
+        done
+    done
+    if [ -n "$reused" ]; then
+        warn "공급자 요청 한도(rate limit)는 키마다 걸립니다. 인스턴스마다 다른 키를 쓰는 것을 권장합니다. 계속 진행합니다."
+    fi
+    return 0
+}
+
+warn_env_permissions() {
+    if [ -n "$(find "$ENV_FILE" -maxdepth 0 -perm -004 2>/dev/null)" ]; then
+        warn "$ENV_FILE 를 다른 사용자도 읽을 수 있습니다. 권장: chmod 600 $ENV_FILE"
+    fi
+    return 0
+}
+
+# --- preparation -------------------------------------------------------------------------
+
+# The image runs as the operator's UID/GID so ./logs/bot-N stay writable (root -> 1000).
+set_app_ids() {
+    if [ -z "${APP_UID:-}" ]; then
+        APP_UID=$(id -u)
+        [ "$APP_UID" != "0" ] || APP_UID=1000
+    fi
+    if [ -z "${APP_GID:-}" ]; then
+        APP_GID=$(id -g)
+        [ "$APP_GID" != "0" ] || APP_GID=1000
+    fi
+    export APP_UID APP_GID
+}
+
+ensure_log_dirs() {
+    local n
+    for n in $INSTANCES; do
+        mkdir -p "logs/bot-$n"
+        if [ "$(id -u)" = "0" ]; then
+            chown "$APP_UID:$APP_GID" "logs/bot-$n" 2>/dev/null || true
+        fi
+    done
+}
+
+validate_config_in_image() {
+    local n rc failed=""
+    info "이미지 안에서 설정 검증: python -m bot check-config (인스턴스 1-4)"
+    for n in $INSTANCES; do
+        rc=0
+        compose run --rm --no-deps -T -e "INSTANCE_ID=$n" "bot-$n" \
+            python -m bot check-config --instance "$n" || rc=$?
+        case $rc in
+            0) ok "bot-$n: 설정 OK" ;;
+            2) failed="$failed bot-$n" ;;
+            *) die "$EXIT_RUNTIME" "bot-$n 설정 검증 컨테이너를 실행하지 못했습니다 (종료 코드 $rc)." ;;
+        esac
+    done
+    if [ -n "$failed" ]; then
+        error "설정 검증 실패:${failed}. 위 보고서를 보고 $ENV_FILE 를 고친 뒤 다시 실행하세요."
+        exit "$EXIT_USAGE"
+    fi
+}
+
+# Everything start / restart / update do before touching running containers.
+prepare() {
+    require_docker
+    require_env_file
+    check_keys
+    warn_env_permissions
+    set_app_ids
+    ensure_log_dirs
+    info "이미지 빌드"
+    compose build || die "$EXIT_RUNTIME" "이미지 빌드에 실패했습니다. 위 출력을 확인하세요."
+    validate_config_in_image
+}
+
+# --- health ------------------------------------------------------------------------------
+
+LAST_HEALTH=""
+
+# wait_healthy SERVICE -> 0 once the container's health is "healthy", 1 after HEALTH_TIMEOUT.
+wait_healthy() {
+    local svc=$1 cid="" started=$SECONDS
+    LAST_HEALTH=""
+    info "$svc: healthy 가 될 때까지 기다립니다 (최대 ${HEALTH_TIMEOUT}초)"
+    while :; do
+        if [ -z "$cid" ]; then
+            cid=$(compose ps -q "$svc" 2>/dev/null || true)
+            cid=${cid%%$'\n'*}
+        fi
+        if [ -n "$cid" ]; then
+            LAST_HEALTH=$(docker inspect --format '{{.State.Health.Status}}' "$cid" 2>/dev/null || true)
+            if [ "$LAST_HEALTH" = "healthy" ]; then
+                ok "$svc: healthy"
+                return 0
+            fi
+        fi
+        if [ $((SECONDS - started)) -ge "$HEALTH_TIMEOUT" ]; then
+            error "$svc 가 ${HEALTH_TIMEOUT}초 안에 healthy 가 되지 않았습니다 (마지막 상태: ${LAST_HEALTH:-컨테이너 없음})."
+            return 1
+        fi
+        sleep "$HEALTH_POLL_INTERVAL"
+    done
+}
+
+# --- sub-commands ------------------------------------------------------------------------
+
+show_status() {
+    info "컨테이너 상태"
+    compose ps --all || die "$EXIT_RUNTIME" "컨테이너 상태를 읽지 못했습니다."
+    say ""
+    info "플릿 요약 (bot-4 가 Redis 에서 읽음)"
+    if ! compose exec -T bot-4 python -m bot status; then
+        warn "플릿 요약을 가져오지 못했습니다: bot-4 가 실행 중이 아니거나 아직 준비 중입니다."
+        warn "위 컨테이너 상태를 보고, 필요하면: $PROG logs 4"
+    fi
+    return 0
+}
+
+launch() {
+    local wait=$1 n failed=""
+    info "시작: Redis + bot-1..bot-4"
+    compose up -d --build --remove-orphans || die "$EXIT_RUNTIME" "컨테이너를 시작하지 못했습니다."
+    if [ "$wait" = "1" ]; then
+        for n in $INSTANCES; do
+            wait_healthy "bot-$n" || failed="$failed $n"
+        done
+    fi
+    say ""
+    show_status
+    if [ -n "$failed" ]; then
+        error "healthy 가 되지 못한 인스턴스:${failed}. 로그를 확인하세요: $PROG logs <번호>"
+        say "흔한 원인: 잘못된 DISCORD_TOKEN, 공급자 키 오류, Redis 문제 (docs/deploy.ko.md 의 '자주 생기는 문제')." >&2
+        exit "$EXIT_RUNTIME"
+    fi
+    ok "시작 완료."
+}
+
+cmd_start() {
+    local wait=1
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --no-wait) wait=0 ;;
+            *) usage_error "start: 알 수 없는 옵션 '$1'" ;;
+        esac
+        shift
+    done
+    prepare
+    launch "$wait"
+}
+
+cmd_stop() {
+    [ $# -eq 0 ] || usage_error "stop 은 인자를 받지 않습니다."
+    require_docker
+    require_env_file
+    info "중지: 모든 컨테이너 (Redis 데이터 볼륨은 유지)"
+    compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
+    ok "중지 완료."
+}
+
+cmd_restart() {
+    local wait=1
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --no-wait) wait=0 ;;
+            *) usage_error "restart: 알 수 없는 옵션 '$1'" ;;
+        esac
+        shift
+    done
+    prepare
+    info "중지 (Redis 데이터 볼륨은 유지)"
+    compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
+    launch "$wait"
+}
+
+cmd_status() {
+    [ $# -eq 0 ] || usage_error "status 는 인자를 받지 않습니다."
+    require_docker
+    require_env_file
+    show_status
+}
+
+cmd_logs() {
+    local follow=0 target="" tail=$LOG_TAIL
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -f | --follow) follow=1 ;;
+            --tail)
+                [ $# -ge 2 ] || usage_error "logs: --tail 다음에 줄 수를 주세요."
+                shift
+                tail=$1
+                ;;
+            --tail=*) tail=${1#--tail=} ;;
+            all) target="" ;;
+            1 | 2 | 3 | 4) target="bot-$1" ;;
+            bot-1 | bot-2 | bot-3 | bot-4 | redis) target=$1 ;;
+            *) usage_error "logs: 알 수 없는 인자 '$1' (인스턴스 번호 1-4, redis, all, -f, --tail N)" ;;
+        esac
+        shift
+    done
+    case $tail in '' | *[!0-9]*) usage_error "logs: --tail 은 숫자여야 합니다 ('$tail')." ;; esac
+    require_docker
+    require_env_file
+    local args=(logs --tail "$tail")
+    [ "$follow" = "0" ] || args+=(-f)
+    [ -z "$target" ] || args+=("$target")
+    compose "${args[@]}"
+}
+
+cmd_update() {
+    [ $# -eq 0 ] || usage_error "update 는 인자를 받지 않습니다."
+    local n m rest
+    prepare
+    info "Redis 이미지 갱신"
+    compose pull redis || warn "Redis 이미지를 받지 못했습니다. 지금 이미지로 계속합니다."
+    compose up -d redis || die "$EXIT_RUNTIME" "Redis 를 시작하지 못했습니다."
+    wait_healthy redis || die "$EXIT_RUNTIME" "Redis 가 healthy 가 아니어서 업데이트를 멈춥니다. $PROG logs redis 를 확인하세요."
+    for n in $INSTANCES; do
+        info "[$n/4] bot-$n 교체 (나머지 인스턴스는 계속 응답합니다)"
+        compose up -d --no-deps "bot-$n" || die "$EXIT_RUNTIME" "bot-$n 을 시작하지 못했습니다. 업데이트를 멈춥니다."
+        if ! wait_healthy "bot-$n"; then
+            rest=""
+            for m in $INSTANCES; do [ "$m" -le "$n" ] || rest="$rest bot-$m"; done
+            error "업데이트를 bot-$n 에서 멈췄습니다.${rest:+ 아직 교체하지 않은${rest} 는 이전 버전으로 계속 동작합니다.}"
+            say "로그 확인: $PROG logs $n    상태: $PROG status" >&2
+            exit "$EXIT_RUNTIME"
+        fi
+    done
+    say ""
+    show_status
+    ok "업데이트 완료."
+}
+
+usage_error() {
+    error "$*"
+    usage >&2
+    exit "$EXIT_USAGE"
+}
+
+check_tunables() {
+    case $HEALTH_TIMEOUT in '' | *[!0-9]*) usage_error "HEALTH_TIMEOUT 은 초 단위 정수여야 합니다." ;; esac
+    case $HEALTH_POLL_INTERVAL in '' | *[!0-9.]*) usage_error "HEALTH_POLL_INTERVAL 은 초 단위 숫자여야 합니다." ;; esac
+    case $LOG_TAIL in '' | *[!0-9]*) usage_error "LOG_TAIL 은 정수여야 합니다." ;; esac
+}
+
+main() {
+    local script_dir=${BASH_SOURCE[0]%/*}
+    [ "$script_dir" != "${BASH_SOURCE[0]}" ] || script_dir=.
+    cd "$script_dir"
+
+    local sub=${1:-}
+    [ $# -eq 0 ] || shift
+    case $sub in
+        help | -h | --help)
+            usage
+            exit 0
+            ;;
+        '') usage_error "명령을 지정하세요." ;;
+        start | stop | restart | status | logs | update) ;;
+        *) usage_error "알 수 없는 명령: '$sub'" ;;
+    esac
+
+    check_tunables
+    require_compose_file
+    PROJECT_NAME=$(read_project_name)
+    readonly PROJECT_NAME
+
+    case $sub in
+        start) cmd_start "$@" ;;
+        stop) cmd_stop "$@" ;;
+        restart) cmd_restart "$@" ;;
+        status) cmd_status "$@" ;;
+        logs) cmd_logs "$@" ;;
+        update) cmd_update "$@" ;;
+    esac
+}
+
+main "$@"

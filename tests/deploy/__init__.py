@@ -1,0 +1,1 @@
+"""Deployment checks: Dockerfile, compose file, .env example and the deploy scripts."""

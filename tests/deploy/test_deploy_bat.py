@@ -1,0 +1,147 @@
+"""deploy-multi.bat, checked structurally (no cmd.exe here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .support import REPO
+
+SUBCOMMANDS = ("start", "stop", "restart", "status", "logs", "update", "help")
+
+
+@pytest.fixture(scope="module")
+def raw() -> bytes:
+    return (REPO / "deploy-multi.bat").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def lines(raw: bytes) -> list[str]:
+    return raw.decode("ascii").split("\r\n")
+
+
+@pytest.fixture(scope="module")
+def code(lines: list[str]) -> list[str]:
+    return [ln for ln in lines if ln.strip() and not ln.lstrip().lower().startswith("rem")]
+
+
+def test_crlf_line_endings_and_ascii(raw: bytes) -> None:
+    assert raw.isascii(), "keep the .bat ASCII: cmd reads it in the console code page"
+    assert raw.endswith(b"\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b""), "bare LF: cmd needs CRLF line endings"
+    assert b"\r" not in raw.replace(b"\r\n", b""), "bare CR"
+
+
+def test_starts_quietly_with_local_scope_in_its_own_folder(code: list[str]) -> None:
+    assert code[0] == "@echo off"
+    assert any(ln.startswith("setlocal EnableExtensions") for ln in code)
+    assert 'cd /d "%~dp0"' in code
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+def test_every_subcommand_has_a_label_and_is_dispatched(code: list[str], sub: str) -> None:
+    assert f":cmd_{sub}" in code
+    assert f'if /i "%SUB%"=="{sub}" goto :cmd_{sub}' in code
+
+
+def test_every_goto_and_call_target_exists(code: list[str]) -> None:
+    labels = {ln.strip()[1:].lower() for ln in code if re.match(r"^:\w", ln.strip())}
+    targets = set()
+    for ln in code:
+        targets |= {t.lower() for t in re.findall(r"\b(?:goto|call) :(\w+)", ln, re.IGNORECASE)}
+    assert targets, "no goto/call found"
+    assert targets <= labels, f"missing labels: {sorted(targets - labels)}"
+
+
+def test_unknown_command_and_help_exit_codes(lines: list[str]) -> None:
+    text = "\r\n".join(lines)
+    unknown = text.split("Unknown command", 1)[1].split("\r\n\r\n", 1)[0]
+    assert "exit /b 2" in unknown
+    help_block = text.split("\r\n:cmd_help\r\n", 1)[1].split("\r\n\r\n", 1)[0]
+    assert "exit /b 0" in help_block
+
+
+def test_uses_the_compose_file_env_file_and_project_name(code: list[str]) -> None:
+    text = "\n".join(code)
+    assert 'set "COMPOSE_FILE_NAME=docker-compose.multi.yml"' in text
+    assert 'set "ENV_FILE=.env.multi"' in text
+    assert 'set "ENV_EXAMPLE=.env.multi.example"' in text
+    assert 'set "COMPOSE=docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME%"' in text
+    # every docker compose call goes through %COMPOSE% (only the version probe is bare)
+    bare = [
+        ln for ln in code if "docker compose" in ln and "COMPOSE=" not in ln and "echo" not in ln
+    ]
+    assert all("docker compose version" in ln for ln in bare), bare
+    assert "copy %ENV_EXAMPLE% %ENV_FILE%" in text
+
+
+def test_same_checks_and_commands_as_the_shell_script(code: list[str]) -> None:
+    text = "\n".join(code)
+    for needle in (
+        "where docker",
+        "docker compose version",
+        "docker info",
+        'if exist "%ENV_FILE%"',
+        "run --rm --no-deps -T -e INSTANCE_ID=%1 bot-%1 python -m bot check-config --instance %1",
+        "%COMPOSE% up -d --build",
+        "%COMPOSE% down --remove-orphans",
+        "%COMPOSE% ps --all",
+        "%COMPOSE% exec -T bot-4 python -m bot status",
+        "%COMPOSE% logs --tail %TAIL% %FOLLOW% %TARGET%",
+        "%COMPOSE% build",
+        "%COMPOSE% pull redis",
+        "%COMPOSE% up -d --no-deps bot-%1",
+        '--format "{{.State.Health.Status}}"',
+        "timeout /t",
+        '"%_v:~0,5%"=="your-"',
+        '"%_v:~-5%"=="-here"',
+    ):
+        assert needle in text, needle
+    assert "down -v" not in text and "--volumes" not in text
+
+
+def test_required_key_matrix(code: list[str]) -> None:
+    needs = [ln for ln in code if ln.startswith("call :need ")]
+    assert needs == [
+        "call :need OPENAI_API_KEY 1",
+        "call :need MINIMAX_API_KEY 2",
+        "call :need STABILITY_API_KEY 2",
+        "call :need MINIMAX_API_KEY 3",
+        "call :need OPENAI_API_KEY 4",
+        "call :need MINIMAX_API_KEY 4",
+        "call :need STABILITY_API_KEY 4",
+    ]
+    assert any("ENVF_DISCORD_TOKEN" in ln for ln in code)
+
+
+def test_update_loop_replaces_one_instance_at_a_time(code: list[str]) -> None:
+    text = "\n".join(code)
+    assert "for %%i in (1 2 3 4) do if not defined UPDATE_FAILED call :update_one %%i" in text
+    assert "if defined UPDATE_FAILED exit /b 1" in text
+    update_one = text.split("\n:update_one\n", 1)[1].split("\n:", 1)[0]
+    assert update_one.index("up -d --no-deps bot-%1") < update_one.index("call :wait_healthy")
+
+
+def test_errorlevels_are_checked_on_the_next_line(code: list[str]) -> None:
+    """`call :x || ...` and `exit /b` without a code are avoided: the explicit form
+    `call :x` + `if errorlevel 1 exit /b %errorlevel%` behaves the same in every cmd."""
+    for ln in code:
+        assert not re.search(r"\bcall :\w+[^&|]*(\|\||&&)", ln), ln
+        assert ln.strip() != "exit /b", "exit /b without a code"
+
+
+def test_parentheses_balance(code: list[str]) -> None:
+    depth = 0
+    for ln in code:
+        if ln.lstrip().lower().startswith(("echo", ">&2 echo")):
+            continue
+        depth += ln.count("(") - ln.count(")")
+        assert depth >= 0, ln
+    assert depth == 0
+
+
+def test_never_echoes_a_key_value(code: list[str]) -> None:
+    for ln in code:
+        if "echo" in ln.lower():
+            assert "%ENVF_" not in ln and "!ENVF_" not in ln, ln
