@@ -139,6 +139,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+    log_dir: str | None = None  # also write rotating JSON logs here (containers: /app/logs)
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
     heartbeat_interval: float = Field(default=2.0, ge=0.2, le=30)
@@ -175,7 +176,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("dev_guild_id", mode="before")
+    @field_validator("dev_guild_id", "log_dir", "health_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -106,6 +106,11 @@ def make_coordinator(settings: Settings) -> Coordinator:
     )
 
 
+# The bot never joins voice: skip discord.py's start-up warnings about voice libraries.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 class MultiInstanceBot(commands.Bot):
     def __init__(self, settings: Settings, *, coordinator: Coordinator | None = None) -> None:
         intents = discord.Intents.none()

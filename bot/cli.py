@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="exit 0 if this container's instance is connected")
     health.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
 
+    status = sub.add_parser("status", help="print the fleet's status from Redis")
+    status.add_argument("--json", action="store_true", help="one JSON object per instance id")
+    status.add_argument("--env-file", help="settings file (default: .env.multi, or $ENV_FILE)")
+
     from bot.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub)
@@ -103,11 +107,20 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.healthy else EXIT_FAILURE
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.fleet_status import print_fleet_status
+
+    settings = load_settings(args.env_file).settings
+    return asyncio.run(print_fleet_status(settings, as_json=args.json))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_validated(getattr(args, "env_file", None)).settings
     from bot.logging_setup import configure_logging
 
-    configure_logging(settings.instance_id, settings.log_level, settings.log_format)
+    configure_logging(
+        settings.instance_id, settings.log_level, settings.log_format, settings.log_dir
+    )
     asyncio.run(run_bot(settings))
     return EXIT_OK
 
@@ -152,6 +165,7 @@ COMMANDS = {
     "route": cmd_route,
     "check-config": cmd_check_config,
     "health": cmd_health,
+    "status": cmd_status,
 }
 
 

@@ -255,11 +255,10 @@ class RedisCoordinator(Coordinator):
         if self._mode is Mode.DEGRADED:
             return None  # a read would only time out; the heartbeat loop will reconnect
         try:
-            values = await self.redis.mget([self.key("instance", i) for i in INSTANCE_IDS])
+            return await read_snapshots(self.redis, self.prefix)
         except (RedisError, OSError) as exc:
             self._on_failure(exc)
             return None
-        return {i: json.loads(v) for i, v in zip(INSTANCE_IDS, values, strict=True) if v}
 
     # ---- exactly-once ----
 
@@ -344,6 +343,12 @@ class RedisCoordinator(Coordinator):
             await self.redis.delete(self.key("lock", "sync"))
         except (RedisError, OSError) as exc:
             self._on_failure(exc)
+
+
+async def read_snapshots(redis: aioredis.Redis, prefix: str) -> dict[int, Snapshot]:
+    """The latest heartbeat of every alive instance (raises on Redis errors)."""
+    values = await redis.mget([f"{prefix}instance:{i}" for i in INSTANCE_IDS])
+    return {i: json.loads(v) for i, v in zip(INSTANCE_IDS, values, strict=True) if v}
 
 
 def restart_backoff(starts_in_window: int) -> float:

@@ -7,12 +7,17 @@ instance id so four interleaved container logs stay attributable.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
+from pathlib import Path
 from typing import Literal
 
 import structlog
 
 LogFormat = Literal["auto", "json", "console"]
+# Rotation of the optional log file: 5 x 10 MB per instance.
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
 
 
 def _renderer(log_format: LogFormat) -> structlog.typing.Processor:
@@ -23,7 +28,10 @@ def _renderer(log_format: LogFormat) -> structlog.typing.Processor:
 
 
 def configure_logging(
-    instance_id: str, level: str = "INFO", log_format: LogFormat = "auto"
+    instance_id: str,
+    level: str = "INFO",
+    log_format: LogFormat = "auto",
+    log_dir: str | None = None,
 ) -> None:
     """Route structlog and stdlib logging through one formatter bound to `instance_id`."""
 
@@ -49,18 +57,39 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            _renderer(log_format),
-        ],
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+
+    def formatter(renderer: structlog.typing.Processor) -> logging.Formatter:
+        return structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(formatter(_renderer(log_format)))
+    handlers: list[logging.Handler] = [console]
+    if log_dir:
+        try:
+            path = Path(log_dir) / f"bot-{instance_id}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+            )
+        except OSError as exc:
+            print(
+                f"warning: cannot write logs to {log_dir}: {exc}; logging to stderr only",
+                file=sys.stderr,
+            )
+        else:
+            file_handler.setFormatter(
+                formatter(structlog.processors.JSONRenderer(ensure_ascii=False))
+            )
+            handlers.append(file_handler)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level)
     # discord.py's HTTP logger is chatty at DEBUG; keep it at INFO unless asked.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -37,3 +37,23 @@ def test_console_format_is_human_readable(capsys):
     err = capsys.readouterr().err
     assert "starting" in err and "instance_id=all" in err
     assert not err.lstrip().startswith("{")
+
+
+def test_log_dir_gets_a_json_file_per_instance(tmp_path, capsys):
+    configure_logging("2", "INFO", "console", str(tmp_path / "logs"))
+    get_logger("bot").info("ready", guilds=1)
+    logging.getLogger("discord.client").info("logging in")
+    lines = (tmp_path / "logs" / "bot-2.log").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["event"] for r in records] == ["ready", "logging in"]
+    assert all(r["instance_id"] == "2" for r in records)
+    assert "ready" in capsys.readouterr().err  # the console still gets it
+
+
+def test_unwritable_log_dir_falls_back_to_stderr(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    configure_logging("3", "INFO", "json", str(blocker / "logs"))
+    get_logger("bot").info("still_logging")
+    err = capsys.readouterr().err
+    assert "cannot write logs to" in err and "still_logging" in err
