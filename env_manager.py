@@ -30,6 +30,11 @@ SINGLE_MODE = "all"
 
 Service = Literal["openai", "minimax", "stability"]
 SERVICES: tuple[Service, ...] = ("openai", "minimax", "stability")
+SERVICE_NAMES: dict[Service, str] = {
+    "openai": "OpenAI",
+    "minimax": "MiniMax",
+    "stability": "Stability AI",
+}
 SERVICE_ENV_NAMES: dict[Service, str] = {
     "openai": "OPENAI_API_KEY",
     "minimax": "MINIMAX_API_KEY",
@@ -303,8 +308,8 @@ def validate_settings(settings: Settings) -> list[str]:
                 else f"{name}_{settings.instance_id} (or {name})"
             )
             problems.append(
-                f"{where} is missing or a placeholder: the {settings.role} role of this "
-                f"instance needs a {service} key"
+                f"{where} is missing or a placeholder: the {settings.role} role needs "
+                f"a {SERVICE_NAMES[service]} API key"
             )
     return problems
 
