@@ -1,0 +1,38 @@
+"""Knobs of the fake Discord and the platform limits it enforces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class Rules:
+    """Behaviour switches; mutable at runtime (tests flip `rate_limit_mode` mid-run)."""
+
+    ack_deadline_s: float = 3.0
+    token_life_s: float = 900.0
+    rate_limit_mode: bool = False
+    attachment_size_limit: int = 10 * MiB
+    heartbeat_interval_ms: int = 41250
+    max_concurrency: int = 1
+    # Discord: 200 application command creates per day per scope (only new names count).
+    command_creates_per_day: int = 200
+    # Seconds a 429 in rate_limit_mode tells the client to wait.
+    retry_after_s: float = 0.5
+
+
+# Message limits Discord enforces on bots (the OpenAPI spec allows 4000 for content).
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+EMBED_TITLE_MAX = 256
+EMBED_DESCRIPTION_MAX = 4096
+EMBED_FIELDS_MAX = 25
+EMBED_FIELD_NAME_MAX = 256
+EMBED_FIELD_VALUE_MAX = 1024
+EMBED_FOOTER_MAX = 2048
+EMBED_AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000
+DEFAULT_UPLOAD_LIMIT = 10 * MiB
+REQUEST_MAX = 25 * MiB

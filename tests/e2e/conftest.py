@@ -1,0 +1,129 @@
+"""End-to-end fixtures: the sandbox's Discord double driving real `python -m bot` processes."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.router import INSTANCE_IDS, default_table, route
+from sandbox.discord import FakeDiscord, InteractionResult
+from sandbox.fleet import Fleet
+from tests.integration.conftest import REDIS_URL, RedisServer
+
+CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
+THREADS = {"채팅방-1": ["스레드-1"]}
+# Fake secrets the fleet hands the bots; no reply or record may ever contain them.
+SECRET_MARKERS = (
+    "sandbox-instance-",
+    "sandbox-openai-key",
+    "sandbox-minimax-key",
+    "sandbox-stability-key",
+)
+
+
+@dataclass
+class Sandbox:
+    fake: FakeDiscord
+    fleet: Fleet
+    workdir: Path
+    redis: RedisServer | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    async def ask(
+        self,
+        channel: str | None,
+        command: str,
+        *,
+        thread: str | None = None,
+        options: dict[str, object] | None = None,
+        timeout: float = 10.0,
+        settle: float = 0.2,
+    ) -> InteractionResult:
+        handle = await self.fake.send_command(
+            channel=channel, command=command, thread=thread, options=options
+        )
+        return await handle.wait_for_response(timeout=timeout, settle=settle)
+
+    def codes(self, code: int) -> list[object]:
+        return [e for e in self.fake.errors if e.code == code]
+
+    def assert_no_secrets_sent(self) -> None:
+        for record in self.fake.requests:
+            text = f"{record.body}"
+            for marker in SECRET_MARKERS:
+                assert marker not in text, f"{marker!r} leaked in {record.method} {record.path}"
+
+    def assert_clean(self) -> None:
+        """Nothing the double rejected: no spec violations, no double answers, no leaks."""
+        assert self.fake.spec_violations == []
+        assert self.codes(40060) == [], "an interaction was answered twice"
+        assert self.fake.internal_errors == []
+        self.assert_no_secrets_sent()
+
+
+def expected_owner(channel: str | None, command: str, alive=INSTANCE_IDS) -> int | None:
+    return route(channel, command, alive, default_table()).instance
+
+
+def summary_owners(result: InteractionResult) -> dict[str, str]:
+    """`/핑 -> #1` pairs from the last field of the /인스턴스 embed."""
+    lines = result.embeds[0]["fields"][-1]["value"].splitlines()
+    return dict(re.findall(r"^/(\S+): \*\*(#\d|단일 프로세스)\*\*", line)[0] for line in lines)
+
+
+SandboxFactory = Callable[..., "contextlib.AbstractAsyncContextManager[Sandbox]"]
+
+
+@contextlib.asynccontextmanager
+async def open_sandbox(
+    workdir: Path,
+    instances=(1, 2, 3, 4),
+    *,
+    private_redis: bool = False,
+    extra_env: dict[str, str] | None = None,
+    per_instance_env: dict[str, dict[str, str]] | None = None,
+) -> AsyncIterator[Sandbox]:
+    redis = RedisServer() if private_redis else None
+    if redis is not None:
+        redis.start()
+    fake = FakeDiscord(channels=CHANNELS, threads=THREADS)
+    await fake.start()
+    fleet = Fleet(
+        rest_url=fake.rest_url,
+        gateway_url=fake.gateway_url,
+        workdir=workdir,
+        instances=instances,
+        redis_url=redis.url if redis else REDIS_URL,
+        extra_env=extra_env,
+    )
+    for label, env in (per_instance_env or {}).items():
+        fleet.instances[label].env.update(env)
+    try:
+        await fleet.start()
+        yield Sandbox(fake, fleet, workdir, redis)
+    finally:
+        await fleet.close()
+        await fake.stop()
+        if redis is not None:
+            redis.stop()
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path):
+    def factory(**kwargs):
+        return open_sandbox(tmp_path, **kwargs)
+
+    return factory
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fleet4(tmp_path_factory) -> AsyncIterator[Sandbox]:
+    """A four-instance fleet shared by the read-only tests of one module."""
+    async with open_sandbox(tmp_path_factory.mktemp("fleet4")) as sandbox:
+        yield sandbox

@@ -1,0 +1,163 @@
+"""`python -m bot demo`, driven as a person would: a subprocess fed lines on stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def children_of(pid: int) -> set[int]:
+    """Every descendant process of `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    still = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            still.add(pid)
+    return still
+
+
+def start_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_ready(demo: subprocess.Popen[str], stream: str = "stdout", timeout: float = 60) -> str:
+    pipe = demo.stdout if stream == "stdout" else demo.stderr
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = pipe.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("ready."):
+            return "".join(seen)
+    demo.kill()
+    raise AssertionError(f"demo not ready: {''.join(seen)} {demo.stderr.read()}")
+
+
+def test_single_mode_answers_everywhere_and_leaves_nothing_running():
+    demo = start_demo()
+    wait_ready(demo)
+    children = children_of(demo.pid)
+    assert children, "the demo runs the bot as a child process"
+    lines = [
+        "#채팅방-1 /핑",
+        "#이미지생성-1 /핑",
+        "#비디오생성-1 /핑",
+        "#general /핑",
+        "#채팅방-1/스레드-1 /핑",
+        "dm /핑",
+        "#nowhere /핑",
+        "#general /없는명령",
+        "#general /인스턴스 채널:비디오생성-2",
+        "help",
+        "quit",
+    ]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=60)
+    assert demo.returncode == 0, err
+    answers = [line for line in out.splitlines() if line.startswith("[")]
+    assert len(answers) == 7
+    assert all("-> instance all (ack" in line for line in answers), answers
+    assert "[#채팅방-1 > 스레드-1] /핑" in out
+    assert "== 🏓 퐁! ==" in out
+    assert "unknown channel 'nowhere'" in out and "general" in out
+    assert "/없는명령" in out or "없는명령" in out
+    assert "/비디오: **#3**" in out.replace(" / ", "\n") or "/비디오: **#3**" in out
+    assert "kill N" in out  # help text
+    assert "Traceback" not in out + err
+    time.sleep(0.5)
+    assert alive(children) == set(), "quit stops every process the demo started"
+
+
+def test_fleet_json_reports_the_answering_instance_and_survives_a_kill():
+    demo = start_demo("--fleet", "--json", env={"REDIS_URL": ""})
+    wait_ready(demo, stream="stderr")
+    children = children_of(demo.pid)
+    assert len(children) >= 5, "four bots and a private redis-server"
+    lines = [
+        "#채팅방-1 /핑",
+        "#general /핑",
+        "#이미지생성-1 /상태",
+        "kill 1",
+        "#채팅방-1 /핑",
+        "instances",
+        "quit",
+    ]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=60)
+    assert demo.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["channel"], r["command"], r["instance"]) for r in records] == [
+        ("채팅방-1", "핑", 1),
+        ("general", "핑", 4),
+        ("이미지생성-1", "상태", 2),
+        ("채팅방-1", "핑", 4),
+    ]
+    assert all(r["ack_ms"] < 3000 for r in records)
+    assert records[2]["embeds"][0]["title"] == "📊 봇 상태 — 4/4 온라인"
+    assert "instance 1 killed" in err and "running: 2, 3, 4" in err
+    time.sleep(0.5)
+    assert alive(children) == set()
+
+
+def test_ctrl_c_stops_everything():
+    demo = start_demo()
+    wait_ready(demo)
+    children = children_of(demo.pid)
+    demo.send_signal(signal.SIGINT)
+    _out, err = demo.communicate(timeout=30)
+    assert demo.returncode in (0, 130)
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    assert alive(children) == set()
+
+
+def test_fleet_without_any_redis_is_a_clear_error(tmp_path):
+    venv_bin = str(Path(sys.executable).parent)
+    demo = start_demo("--fleet", env={"REDIS_URL": "", "PATH": venv_bin})
+    _out, err = demo.communicate("quit\n", timeout=60)
+    assert demo.returncode == 2
+    assert "--fleet needs Redis" in err and "redis-server" in err
+    assert "Traceback" not in err
+
+
+def test_fleet_with_a_dead_redis_url_is_a_clear_error():
+    demo = start_demo("--fleet", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    _out, err = demo.communicate("quit\n", timeout=60)
+    assert demo.returncode == 2
+    assert "does not answer" in err
+    assert "Traceback" not in err
