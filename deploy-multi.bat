@@ -301,7 +301,7 @@ echo.
 call :show_status
 if defined NOT_HEALTHY (
     >&2 echo [ERROR] Not healthy:%NOT_HEALTHY%. Read the logs: %PROG% logs N
-    >&2 echo Common causes: wrong DISCORD_TOKEN, a provider key error, Redis problems. See docs/deploy.ko.md
+    >&2 echo Common causes: wrong DISCORD_TOKEN, a provider key error, Redis problems. See README_MULTI.md
     exit /b 1
 )
 echo [OK] Started.

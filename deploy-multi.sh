@@ -424,23 +424,30 @@ launch() {
     show_status
     if [ -n "$failed" ]; then
         error "healthy 가 되지 못한 인스턴스:${failed}. 로그를 확인하세요: $PROG logs <번호>"
-        say "흔한 원인: 잘못된 DISCORD_TOKEN, 공급자 키 오류, Redis 문제 (docs/deploy.ko.md 의 '자주 생기는 문제')." >&2
+        say "흔한 원인: 잘못된 DISCORD_TOKEN, 공급자 키 오류, Redis 문제 (README_MULTI.md 의 '자주 생기는 문제')." >&2
         exit "$EXIT_RUNTIME"
     fi
     ok "시작 완료."
 }
 
-cmd_start() {
-    local wait=1
+# Options of start/restart; sets WAIT_FOR_HEALTH (1 unless --no-wait).
+parse_wait_option() {
+    local sub=$1
+    shift
+    WAIT_FOR_HEALTH=1
     while [ $# -gt 0 ]; do
         case $1 in
-            --no-wait) wait=0 ;;
-            *) usage_error "start: 알 수 없는 옵션 '$1'" ;;
+            --no-wait) WAIT_FOR_HEALTH=0 ;;
+            *) usage_error "$sub: 알 수 없는 옵션 '$1'" ;;
         esac
         shift
     done
+}
+
+cmd_start() {
+    parse_wait_option start "$@"
     prepare
-    launch "$wait"
+    launch "$WAIT_FOR_HEALTH"
 }
 
 cmd_stop() {
@@ -453,18 +460,11 @@ cmd_stop() {
 }
 
 cmd_restart() {
-    local wait=1
-    while [ $# -gt 0 ]; do
-        case $1 in
-            --no-wait) wait=0 ;;
-            *) usage_error "restart: 알 수 없는 옵션 '$1'" ;;
-        esac
-        shift
-    done
+    parse_wait_option restart "$@"
     prepare
     info "중지 (Redis 데이터 볼륨은 유지)"
     compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
-    launch "$wait"
+    launch "$WAIT_FOR_HEALTH"
 }
 
 cmd_status() {

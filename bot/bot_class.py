@@ -244,6 +244,7 @@ class MultiInstanceBot(commands.Bot):
             return
         channel_name = route_channel_name(message.channel, self)
         if await self.gate.should_answer(f"msg:{message.id}", channel_name, MESSAGE_COMMAND):
+            log.info("chat_message_routed", message_id=message.id, channel=channel_name)
             self.dispatch("routed_message", message)
 
     def _is_chat_trigger(self, message: discord.Message) -> bool:

@@ -13,9 +13,7 @@ import asyncio
 import json
 import os
 import shlex
-import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -119,51 +117,6 @@ def _instance_number(label: str | None) -> int | str | None:
     return int(label) if label and label.isdigit() else label
 
 
-class LocalRedis:
-    """A throwaway redis-server for `--fleet` when REDIS_URL is not given."""
-
-    def __init__(self) -> None:
-        self.process: asyncio.subprocess.Process | None = None
-        self.url = ""
-
-    async def start(self) -> str:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise DemoError(
-                "--fleet needs Redis: set REDIS_URL to a running server, or install redis-server "
-                "(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)."
-            )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.process = await asyncio.create_subprocess_exec(
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    self.url = f"redis://127.0.0.1:{port}/0"
-                    return self.url
-            await asyncio.sleep(0.05)
-        raise DemoError("the local redis-server did not start; set REDIS_URL instead")
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-
-
 async def redis_reachable(url: str) -> bool:
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
@@ -183,7 +136,7 @@ class Demo:
         self.out = out
         self.fake: Any = None
         self.fleet: Any = None
-        self.redis = LocalRedis()
+        self.redis: Any = None  # a LocalRedisServer when the demo starts its own
         self.workdir = Path(tempfile.mkdtemp(prefix="mib-demo-"))
 
     def say(self, text: str) -> None:
@@ -210,7 +163,7 @@ class Demo:
                         f"REDIS_URL {redis_url} does not answer; start Redis or unset it."
                     )
             else:
-                redis_url = await self.redis.start()
+                redis_url = self._start_own_redis()
         labels = [1, 2, 3, 4] if self.args.fleet else ["all"]
         self.fleet = Fleet(
             rest_url=self.fake.rest_url,
@@ -224,12 +177,25 @@ class Demo:
         await self.fleet.start()
         self.note(f"ready. channels: {', '.join('#' + c for c in channels)}. type 'help'.")
 
+    def _start_own_redis(self) -> str:
+        from sandbox.redis_server import LocalRedisServer, RedisServerMissing
+
+        self.redis = LocalRedisServer()
+        try:
+            return self.redis.start()
+        except RedisServerMissing:
+            raise DemoError(
+                "--fleet needs Redis: set REDIS_URL to a running server, or install redis-server "
+                "(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)."
+            ) from None
+
     async def close(self) -> None:
         if self.fleet is not None:
             await self.fleet.close()
         if self.fake is not None:
             await self.fake.stop()
-        await self.redis.stop()
+        if self.redis is not None:
+            self.redis.stop()
 
     async def handle(self, line: str) -> bool:
         """Run one input line; False means quit."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Settings the bot reads: never inherit them from the caller's environment.
-_BOT_SETTING = re.compile(
+BOT_SETTING_VARS = re.compile(
     r"^(INSTANCE_ID|ENV_FILE|DISCORD_.*|OPENAI_.*|MINIMAX_.*|STABILITY_.*|INSTANCE_\d_CHANNEL_PATTERNS"
     r"|REDIS_.*|DEV_GUILD_ID|LOG_LEVEL|LOG_FORMAT|HEALTH_.*|HEARTBEAT_INTERVAL|CLAIM_STEP"
     r"|IDENTIFY_SPACING)$",
@@ -60,7 +60,7 @@ class Instance:
 
 
 def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not _BOT_SETTING.match(k)}
+    return {k: v for k, v in os.environ.items() if not BOT_SETTING_VARS.match(k)}
 
 
 class Fleet:

@@ -14,7 +14,8 @@ import pytest_asyncio
 from bot.router import INSTANCE_IDS, default_table, route
 from sandbox.discord import FakeDiscord, InteractionResult
 from sandbox.fleet import Fleet
-from tests.integration.conftest import REDIS_URL, RedisServer
+from sandbox.redis_server import LocalRedisServer
+from tests.integration.conftest import REDIS_URL
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
 THREADS = {"채팅방-1": ["스레드-1"]}
@@ -32,7 +33,7 @@ class Sandbox:
     fake: FakeDiscord
     fleet: Fleet
     workdir: Path
-    redis: RedisServer | None = None
+    redis: LocalRedisServer | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     async def ask(
@@ -88,8 +89,9 @@ async def open_sandbox(
     private_redis: bool = False,
     extra_env: dict[str, str] | None = None,
     per_instance_env: dict[str, dict[str, str]] | None = None,
+    dev_guild: bool = False,
 ) -> AsyncIterator[Sandbox]:
-    redis = RedisServer() if private_redis else None
+    redis = LocalRedisServer() if private_redis else None
     if redis is not None:
         redis.start()
     fake = FakeDiscord(channels=CHANNELS, threads=THREADS)
@@ -104,6 +106,9 @@ async def open_sandbox(
     )
     for label, env in (per_instance_env or {}).items():
         fleet.instances[label].env.update(env)
+    if dev_guild:
+        for instance in fleet.instances.values():
+            instance.env["DEV_GUILD_ID"] = str(fake.guild_id)
     try:
         await fleet.start()
         yield Sandbox(fake, fleet, workdir, redis)

@@ -105,4 +105,7 @@ async def test_one_process_cut_off_from_redis_never_doubles_an_answer(sandbox_fa
         assert sb.fake.spec_violations == []
         log = sb.fleet.instances["2"].log_path.read_text()
         assert "redis_unreachable_static_routing" in log
-        assert "Traceback" not in log
+        for label in sb.fleet.instances:
+            text = sb.fleet.instances[label].log_path.read_text()
+            # A lost race (40060) is expected and quiet: never an error, never a traceback.
+            assert "command_failed" not in text and "Traceback" not in text, label

@@ -139,3 +139,30 @@ async def test_status_cli_reads_the_fleet_from_redis(fleet4):
     assert sorted(snapshots) == ["1", "2", "3", "4"]
     assert snapshots["2"]["role"] == "image" and snapshots["2"]["coordination"] == "redis"
     assert "sandbox-" not in raw.stdout, "no token or key in the status output"
+
+
+@pytest.mark.parametrize(("channel", "owner"), [("채팅방-1", "1"), ("general", "4")])
+async def test_a_chat_message_is_routed_to_exactly_one_instance(fleet4, channel, owner):
+    handle = await fleet4.fake.send_message(channel, "안녕 봇!", mentions_bot=True)
+    await asyncio.sleep(1.0)  # ranked claiming settles well within this
+    routed = {
+        label: [
+            e
+            for e in fleet4.fleet.events(label, "chat_message_routed")
+            if e["message_id"] == handle.message_id
+        ]
+        for label in fleet4.fleet.instances
+    }
+    assert {label for label, events in routed.items() if events} == {owner}
+    assert len(routed[owner]) == 1
+
+
+async def test_plain_messages_are_left_alone(fleet4):
+    handle = await fleet4.fake.send_message("채팅방-1", "사람끼리 하는 말")
+    await asyncio.sleep(0.5)
+    for label in fleet4.fleet.instances:
+        assert not [
+            e
+            for e in fleet4.fleet.events(label, "chat_message_routed")
+            if e["message_id"] == handle.message_id
+        ]

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from bot.coordination import LocalCoordinator, Mode, RedisCoordinator, restart_backoff
-from tests.integration.conftest import REDIS_URL, free_port
+from sandbox.redis_server import free_port
+from tests.integration.conftest import REDIS_URL
 
 
 def snapshot_of(instance: int):

@@ -8,9 +8,10 @@ import time
 from bot.coordination import Mode, RedisCoordinator
 from bot.gate import AnswerGate
 from env_manager import Settings
-from tests.integration.conftest import REDIS_URL, free_port
+from sandbox.redis_server import free_port
+from tests.integration.conftest import REDIS_URL
 
-STEP = 0.2
+STEP = 0.4
 
 
 async def fleet(prefix: str, ids=(1, 2, 3, 4), url: str = REDIS_URL) -> dict[int, AnswerGate]:
