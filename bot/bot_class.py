@@ -50,7 +50,9 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
         name = str((interaction.data or {}).get("name", ""))
         channel_name = route_channel_name(interaction.channel, bot)
         answer = await bot.gate.should_answer(str(interaction.id), channel_name, name)
-        if not answer:
+        if answer:
+            bot.counters.started(str(interaction.id))
+        else:
             log.debug(
                 "interaction_not_ours",
                 interaction_id=interaction.id,
@@ -68,8 +70,9 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
         if isinstance(cause, discord.HTTPException) and cause.code in ALREADY_HANDLED_CODES:
             # Another instance answered first (or the window closed): not the user's concern.
             log.debug("interaction_taken_elsewhere", code=cause.code, command=command)
+            bot.counters.running.discard(str(interaction.id))
             return
-        bot.counters.record_failed()
+        bot.counters.record_failed(str(interaction.id))
         if isinstance(cause, UserFacingError):
             log.info("command_rejected", command=command, reason=cause.log_message)
             message = cause.user_message
@@ -234,7 +237,7 @@ class MultiInstanceBot(commands.Bot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: object
     ) -> None:
-        self.counters.record_handled()
+        self.counters.record_handled(str(interaction.id))
 
     async def on_message(self, message: discord.Message) -> None:
         """Route chat triggers (mention or reply to the bot); the chat cog listens for them."""

@@ -41,15 +41,25 @@ class Counters:
 
     handled: int = 0
     failed: int = 0
-    in_flight: int = 0
     handled_recent: RecentCount = field(default_factory=RecentCount, repr=False)
     failed_recent: RecentCount = field(default_factory=RecentCount, repr=False)
+    # Ids of the work this instance has claimed and not finished yet.
+    running: set[str] = field(default_factory=set, repr=False)
 
-    def record_handled(self) -> None:
+    @property
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def started(self, work_id: str) -> None:
+        self.running.add(work_id)
+
+    def record_handled(self, work_id: str | None = None) -> None:
+        self.running.discard(work_id or "")
         self.handled += 1
         self.handled_recent.add()
 
-    def record_failed(self) -> None:
+    def record_failed(self, work_id: str | None = None) -> None:
+        self.running.discard(work_id or "")
         self.failed += 1
         self.failed_recent.add()
 
@@ -78,6 +88,6 @@ class InstanceStatus:
     updated_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if k != "counters"}
         data["counters"] = self.counters.as_dict()
         return data

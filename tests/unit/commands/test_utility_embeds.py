@@ -27,7 +27,7 @@ def status(**overrides) -> InstanceStatus:
         uptime_s=3725,
         version="0.1.0",
         pid=1,
-        counters=Counters(handled=7, failed=1, in_flight=2),
+        counters=Counters(handled=7, failed=1, running={"a", "b"}),
     )
     return InstanceStatus(**(base | overrides))
 
