@@ -99,7 +99,7 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
 def make_coordinator(settings: Settings) -> Coordinator:
     """In-process for single mode; Redis for a fleet member."""
     if settings.instance_number is None:
-        return LocalCoordinator()
+        return LocalCoordinator(identify_spacing=settings.identify_spacing)
     return RedisCoordinator(
         settings.instance_number,
         settings.redis_url,
@@ -150,7 +150,7 @@ class MultiInstanceBot(commands.Bot):
         self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        await self.coordinator.wait_identify_slot()
+        await self.coordinator.wait_identify_slot(initial=initial)
 
     async def sync_commands(self) -> None:
         """Upload the command tree, once per change, from whichever instance holds the lock."""

@@ -116,12 +116,32 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_validated(getattr(args, "env_file", None)).settings
-    from bot.logging_setup import configure_logging
+    import aiohttp
+    import discord
+
+    from bot.logging_setup import configure_logging, get_logger
 
     configure_logging(
         settings.instance_id, settings.log_level, settings.log_format, settings.log_dir
     )
-    asyncio.run(run_bot(settings))
+    log = get_logger("bot.run")
+    try:
+        asyncio.run(run_bot(settings))
+    except discord.LoginFailure:
+        log.error(
+            "discord_rejected_token",
+            hint="DISCORD_TOKEN is wrong or was reset: copy a fresh token from the developer "
+            "portal (Bot > Reset Token) into .env.multi",
+        )
+        return EXIT_USAGE
+    except (aiohttp.ClientError, OSError) as exc:
+        log.error(
+            "discord_unreachable",
+            endpoint=discord.http.Route.BASE,
+            error=exc.__class__.__name__,
+            hint="check the network or DISCORD_API_BASE_URL; the container restarts and retries",
+        )
+        return EXIT_FAILURE
     return EXIT_OK
 
 

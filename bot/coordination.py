@@ -81,8 +81,11 @@ class Coordinator(ABC):
         """Latest status of every alive instance, or None when shared state is unreachable."""
 
     @abstractmethod
-    async def wait_identify_slot(self) -> None:
-        """Return when this process may IDENTIFY without breaking the fleet's spacing."""
+    async def wait_identify_slot(self, *, initial: bool) -> None:
+        """Return when this process may IDENTIFY without breaking the fleet's spacing.
+
+        `initial` is discord.py's flag for the first IDENTIFY of the process.
+        """
 
     @abstractmethod
     async def restart_delay(self) -> float:
@@ -100,8 +103,11 @@ class Coordinator(ABC):
 class LocalCoordinator(Coordinator):
     """Single-process mode: one process is the whole fleet."""
 
-    def __init__(self, instance_id: int | None = None) -> None:
+    def __init__(
+        self, instance_id: int | None = None, *, identify_spacing: float = IDENTIFY_SPACING_S
+    ) -> None:
         self.instance_id = instance_id
+        self.identify_spacing = identify_spacing
         self._claims: dict[str, float] = {}
         self._snapshot: SnapshotSource | None = None
 
@@ -133,8 +139,10 @@ class LocalCoordinator(Coordinator):
             return {}
         return {self.instance_id or 0: self._snapshot()}
 
-    async def wait_identify_slot(self) -> None:
-        return None
+    async def wait_identify_slot(self, *, initial: bool) -> None:
+        # Alone on the token: only a re-IDENTIFY after a drop needs Discord's 5 s spacing.
+        if not initial:
+            await asyncio.sleep(self.identify_spacing)
 
     async def restart_delay(self) -> float:
         return 0.0
@@ -274,7 +282,7 @@ class RedisCoordinator(Coordinator):
 
     # ---- IDENTIFY and restarts ----
 
-    async def wait_identify_slot(self) -> None:
+    async def wait_identify_slot(self, *, initial: bool) -> None:
         lock = self.key("identify", "lock")
         waited = 0.0
         while True:

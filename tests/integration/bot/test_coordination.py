@@ -74,7 +74,7 @@ async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_clie
     started = time.monotonic()
 
     async def identify(c: RedisCoordinator) -> float:
-        await c.wait_identify_slot()
+        await c.wait_identify_slot(initial=True)
         return time.monotonic() - started
 
     times = sorted(await asyncio.gather(*(identify(c) for c in fleet)))
@@ -145,6 +145,19 @@ async def test_outage_then_recovery_without_restart(key_prefix, private_redis):
     assert await four.claim("after-outage") is True
     await one.close()
     await four.close()
+
+
+async def test_local_coordinator_spaces_only_re_identifies(monkeypatch):
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    local = LocalCoordinator()
+    await local.wait_identify_slot(initial=True)
+    await local.wait_identify_slot(initial=False)
+    assert slept == [5.5]
 
 
 async def test_local_coordinator_answers_each_event_once():
