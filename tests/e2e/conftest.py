@@ -117,6 +117,9 @@ async def open_sandbox(
         await fake.stop()
         if redis is not None:
             redis.stop()
+    # Reached only when the test body passed: a body Discord would reject fails the test.
+    assert fake.spec_violations == [], f"requests Discord's spec rejects: {fake.spec_violations}"
+    assert fake.internal_errors == [], f"the double itself failed: {fake.internal_errors}"
 
 
 @pytest.fixture
