@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import discord
@@ -64,9 +65,19 @@ def _instance_field(snapshot: Snapshot) -> str:
 
 
 def fleet_status_embed(
-    me: InstanceStatus, snapshots: dict[int, Snapshot] | None, mode: str
+    me: InstanceStatus,
+    snapshots: dict[int, Snapshot] | None,
+    mode: str,
+    *,
+    stale_after_s: float = 4.0,
+    now: float | None = None,
 ) -> discord.Embed:
-    """Every instance online or offline, with latency, uptime and recent work."""
+    """Every instance online or offline, with latency, uptime and recent work.
+
+    A heartbeat older than `stale_after_s` (two intervals) is shown as silent: the
+    instance may have just died, and the fleet is already covering for it.
+    """
+    now = time.time() if now is None else now
     description = COORDINATION_LABELS.get(mode, mode)
     online = 0
     fields: list[tuple[str, str]] = []
@@ -81,6 +92,12 @@ def fleet_status_embed(
             if snapshot is None:
                 state = "⚪ 알 수 없음" if snapshots is None else "🔴 오프라인"
                 fields.append((f"#{spec_id} {role_label(role)}", state))
+                continue
+            silent_s = now - float(snapshot.get("updated_at") or now)
+            if silent_s > stale_after_s:
+                fields.append(
+                    (f"🟠 #{spec_id} {role_label(role)}", f"응답 없음 ({silent_s:.0f}초째)")
+                )
                 continue
             online += 1
             icon = "🟢" if snapshot.get("ready") else "🟡"

@@ -31,7 +31,8 @@ class UtilityCommands(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         snapshots = await self.bot.coordinator.snapshots()
         mode = self.bot.coordinator.mode.value
-        embed = fleet_status_embed(self.bot.status(), snapshots, mode)
+        stale_after = 2 * self.bot.settings.heartbeat_interval
+        embed = fleet_status_embed(self.bot.status(), snapshots, mode, stale_after_s=stale_after)
         await interaction.response.send_message(embed=embed)
 
     @app_commands.command(

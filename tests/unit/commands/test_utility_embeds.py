@@ -95,6 +95,15 @@ def test_fleet_status_lists_every_instance_online_or_offline():
     assert_within_discord_limits(embed)
 
 
+def test_fleet_status_marks_a_silent_heartbeat():
+    me = status(instance_id="4", role="admin")
+    silent = status(instance_id="1").as_dict() | {"updated_at": 1000.0}
+    embed = fleet_status_embed(me, {1: silent}, "redis", stale_after_s=4, now=1005.0)
+    fields = fields_of(embed)
+    assert fields["🟠 #1 채팅"] == "응답 없음 (5초째)"
+    assert embed.title.endswith("1/4 온라인")
+
+
 def test_fleet_status_without_redis_says_so_and_shows_itself():
     embed = fleet_status_embed(status(instance_id="2", role="image"), None, "degraded")
     fields = fields_of(embed)
