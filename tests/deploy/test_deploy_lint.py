@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .support import COMPOSE_FILE, REPO, find_tool
 
 
@@ -19,8 +21,9 @@ def run_tool(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_shellcheck_clean() -> None:
-    result = run_tool(find_tool("shellcheck"), "--norc", "--shell=bash", "deploy-multi.sh")
+@pytest.mark.parametrize("script", ["deploy-multi.sh", ".ci/run"])
+def test_shellcheck_clean(script: str) -> None:
+    result = run_tool(find_tool("shellcheck"), "--norc", "--shell=bash", script)
     assert result.returncode == 0, f"shellcheck:\n{result.stdout}{result.stderr}"
 
 
