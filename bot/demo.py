@@ -171,6 +171,7 @@ class Demo:
             workdir=self.workdir,
             instances=labels,
             redis_url=redis_url,
+            extra_env=operator_patterns(),
         )
         mode = "four-instance fleet on Redis" if self.args.fleet else "single process"
         self.note(f"starting the bot ({mode}) on a local Discord double...")
@@ -253,6 +254,24 @@ class Demo:
             self.note(f"no answer within 10 s to {line!r} (is every instance for it down?)")
             return
         self.say(render_json(request, result) if self.args.json else render_text(request, result))
+
+
+def operator_patterns() -> dict[str, str]:
+    """The channel patterns of the operator's own settings (.env.multi or environment).
+
+    Only the patterns travel into the demo: never a token or key. This lets an operator
+    check their channel naming before a deployment.
+    """
+    from env_manager import ConfigError, load_settings
+
+    try:
+        settings = load_settings().settings
+    except ConfigError as exc:
+        raise DemoError(exc.report()) from None
+    return {
+        f"INSTANCE_{i}_CHANNEL_PATTERNS": getattr(settings, f"instance_{i}_channel_patterns")
+        for i in (1, 2, 3)
+    }
 
 
 def _stdin_lines(stdin: TextIO) -> asyncio.Queue[str]:

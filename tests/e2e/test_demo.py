@@ -161,3 +161,40 @@ def test_fleet_with_a_dead_redis_url_is_a_clear_error():
     assert demo.returncode == 2
     assert "does not answer" in err
     assert "Traceback" not in err
+
+
+def test_fleet_uses_the_operators_channel_patterns(tmp_path):
+    (tmp_path / ".env.multi").write_text(
+        "INSTANCE_1_CHANNEL_PATTERNS=잡담-*\nDISCORD_TOKEN=real-looking-token-SECRET\n",
+        encoding="utf-8",
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--fleet", "--json", "--channels", "잡담-1,채팅방-1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "REDIS_URL": ""},
+    )
+    wait_ready(demo, stream="stderr")
+    out, err = demo.communicate("#잡담-1 /핑\n#채팅방-1 /핑\nquit\n", timeout=60)
+    assert demo.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["channel"], r["instance"]) for r in records] == [("잡담-1", 1), ("채팅방-1", 4)]
+    assert "real-looking-token-SECRET" not in out + err
+
+
+def test_bad_patterns_in_the_operators_settings_are_reported(tmp_path):
+    (tmp_path / ".env.multi").write_text("INSTANCE_2_CHANNEL_PATTERNS=a,,b\n", encoding="utf-8")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    _out, err = demo.communicate("quit\n", timeout=60)
+    assert demo.returncode == 2
+    assert "INSTANCE_2_CHANNEL_PATTERNS" in err and "Traceback" not in err

@@ -40,6 +40,9 @@ async def test_killed_owner_is_covered_before_and_after_its_ttl_and_takes_back(s
         await asyncio.sleep(2 * HEARTBEAT)
         back = await sb.ask("채팅방-1", "핑")
         assert back.answered_by == "1"
+        uploads = [r for r in sb.fake.requests if r.method == "PUT" and "commands" in r.path]
+        assert len(uploads) == 1, "a restart with an unchanged tree uploads nothing"
+        assert [r.instance for r in sb.fake.identify_log].count("1") == 2
         sb.assert_clean()
 
 
