@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -10,6 +11,7 @@ from importlib import metadata
 WINDOW_MINUTES = 60
 
 
+@functools.cache
 def package_version() -> str:
     try:
         return metadata.version("multi-instance-discord-bot")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.router import COMMAND_SERVICES, ROLE_SERVICES
+
 ROLE_LABELS: dict[str, str] = {
     "chat": "채팅",
     "image": "이미지",
@@ -9,13 +11,12 @@ ROLE_LABELS: dict[str, str] = {
     "admin": "관리·예비",
     "all": "전체 (단일 프로세스)",
 }
+# Derived from the router's vocabulary so the tables shown to users cannot drift from routing.
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
-    "chat": ("채팅",),
-    "image": ("이미지",),
-    "video": ("비디오",),
-    "admin": ("채팅", "이미지", "비디오"),
+    role: tuple(c for c, service in COMMAND_SERVICES.items() if service in services)
+    for role, services in ROLE_SERVICES.items()
 }
-UTILITY_COMMANDS: tuple[str, ...] = ("핑", "상태", "인스턴스")
+UTILITY_COMMANDS: tuple[str, ...] = tuple(c for c, s in COMMAND_SERVICES.items() if s is None)
 
 
 def role_label(role: str) -> str:
