@@ -8,9 +8,13 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.router import INSTANCE_IDS, UnknownCommandError, route
 from env_manager import ConfigError, Settings, load_settings, load_validated
+
+if TYPE_CHECKING:  # discord.py is imported lazily: `health` runs every 15 s in containers
+    import discord
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -134,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "portal (Bot > Reset Token) into .env.multi",
         )
         return EXIT_USAGE
-    except (aiohttp.ClientError, OSError) as exc:
+    except aiohttp.ClientError as exc:
         log.error(
             "discord_unreachable",
             endpoint=discord.http.Route.BASE,
@@ -163,11 +167,11 @@ async def run_bot(settings: Settings) -> None:
     log.info("stopped")
 
 
-def _request_stop(bot: object, sig: signal.Signals) -> None:
+def _request_stop(bot: discord.Client, sig: signal.Signals) -> None:
     from bot.logging_setup import get_logger
 
     get_logger("bot.run").info("stop_requested", signal=sig.name)
-    asyncio.get_running_loop().create_task(bot.close())  # type: ignore[attr-defined]
+    asyncio.get_running_loop().create_task(bot.close())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
