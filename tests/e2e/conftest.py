@@ -120,6 +120,10 @@ async def open_sandbox(
     # Reached only when the test body passed: a body Discord would reject fails the test.
     assert fake.spec_violations == [], f"requests Discord's spec rejects: {fake.spec_violations}"
     assert fake.internal_errors == [], f"the double itself failed: {fake.internal_errors}"
+    for instance in fleet.instances.values():
+        log = instance.log_path.read_text(encoding="utf-8") if instance.log_path.exists() else ""
+        leaked = [marker for marker in SECRET_MARKERS if marker in log]
+        assert not leaked, f"instance {instance.label} logged a secret ({leaked})"
 
 
 @pytest.fixture
