@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 
@@ -20,6 +19,7 @@ from bot.health_file import write_status
 from bot.logging_setup import get_logger
 from bot.router import MESSAGE_COMMAND
 from bot.status import Counters, InstanceStatus, package_version
+from bot.tasks import stop_task
 from env_manager import SERVICES, Settings
 from services.errors import UserFacingError
 
@@ -184,9 +184,7 @@ class MultiInstanceBot(commands.Bot):
 
     async def close(self) -> None:
         if self._health_task is not None:
-            self._health_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health_task
+            await stop_task(self._health_task)
         await self.coordinator.close()
         await super().close()
         self.write_health()

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from bot.logging_setup import get_logger
 from bot.router import INSTANCE_IDS
+from bot.tasks import stop_task
 
 log = get_logger("bot.coordination")
 
@@ -187,6 +188,7 @@ class RedisCoordinator(Coordinator):
         self._alive: frozenset[int] = frozenset({instance_id})
         self._failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._snapshot: SnapshotSource | None = None
 
     # ---- keys ----
@@ -210,10 +212,9 @@ class RedisCoordinator(Coordinator):
         self._task = asyncio.create_task(self._run(), name="redis-heartbeat")
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         with contextlib.suppress(RedisError, OSError):
             # Leave at once instead of after the TTL so peers take over immediately.
             await self.redis.delete(self.key("instance", self.instance_id))
@@ -221,9 +222,16 @@ class RedisCoordinator(Coordinator):
             await self.redis.aclose()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             delay = self.interval
-            if not await self._beat():
+            try:
+                beat_ok = await self._beat()
+            except Exception:
+                # A bug in building the snapshot must not silence the heartbeat for good:
+                # peers would think this live instance dead and answer in its place.
+                log.exception("heartbeat_failed")
+                beat_ok = True
+            if not beat_ok:
                 delay = self._reconnect_backoff.compute(self._failures)
             await asyncio.sleep(delay)
 

@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from bot.coordination import LocalCoordinator, Mode, RedisCoordinator, restart_backoff
+from bot.coordination import (
+    LocalCoordinator,
+    Mode,
+    RedisCoordinator,
+    restart_backoff,
+)
+from bot.tasks import stop_task
 from sandbox.redis_server import free_port
 from tests.integration.conftest import REDIS_URL
 
@@ -174,4 +180,39 @@ async def test_snapshot_survives_non_json_values(key_prefix, instance):
     await coordinator.start(lambda: {"started": time, "ready": True})
     snapshots = await coordinator.snapshots()
     assert snapshots[instance]["ready"] is True
+    await coordinator.close()
+
+
+async def test_close_ends_the_heartbeat_even_if_a_cancel_is_lost(key_prefix):
+    swallowed = []
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            swallowed.append(True)  # what a cancel/timeout race on Python 3.11 looks like
+        await asyncio.sleep(30)
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    await stop_task(task)
+    assert task.cancelled() and swallowed == [True]
+    assert time.monotonic() - started < 3
+
+
+async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix):
+    calls = {"n": 0}
+
+    def flaky() -> dict[str, object]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ValueError("bug in a status field")
+        return {"instance_id": "3", "n": calls["n"]}
+
+    coordinator = make(3, key_prefix)
+    await coordinator.start(flaky)
+    await asyncio.sleep(0.7)
+    assert calls["n"] >= 3, "the loop kept beating after the failure"
+    assert (await coordinator.snapshots())[3]["n"] >= 3
     await coordinator.close()
