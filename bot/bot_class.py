@@ -70,7 +70,7 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
         if isinstance(cause, discord.HTTPException) and cause.code in ALREADY_HANDLED_CODES:
             # Another instance answered first (or the window closed): not the user's concern.
             log.debug("interaction_taken_elsewhere", code=cause.code, command=command)
-            bot.counters.running.discard(str(interaction.id))
+            bot.counters.dropped(str(interaction.id))
             return
         bot.counters.record_failed(str(interaction.id))
         if isinstance(cause, UserFacingError):

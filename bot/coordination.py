@@ -311,30 +311,29 @@ class RedisCoordinator(Coordinator):
             waited += step
         await self._count_identify(waited)
 
-    async def _count_identify(self, waited: float) -> None:
-        day = time.strftime("%Y%m%d", time.gmtime())
+    async def _count(self, key: str, ttl_s: int) -> int | None:
+        """Increment a counter that expires `ttl_s` after its last use; None if unreachable."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incr(self.key("identify", "count", day))
-                pipe.expire(self.key("identify", "count", day), 2 * 86400)
+                pipe.incr(key)
+                pipe.expire(key, ttl_s)
                 count, _ = await pipe.execute()
         except (RedisError, OSError) as exc:
             self._on_failure(exc)
+            return None
+        return int(count)
+
+    async def _count_identify(self, waited: float) -> None:
+        day = time.strftime("%Y%m%d", time.gmtime())
+        count = await self._count(self.key("identify", "count", day), 2 * 86400)
+        if count is None:
             return
         level = log.warning if count >= IDENTIFY_DAILY_WARN else log.info
         level("identify_slot", waited_s=round(waited, 2), fleet_identifies_today=count)
 
     async def restart_delay(self) -> float:
-        key = self.key("starts", self.instance_id)
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, RESTART_WINDOW_S)
-                starts, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._on_failure(exc)
-            return 0.0
-        return restart_backoff(int(starts))
+        starts = await self._count(self.key("starts", self.instance_id), RESTART_WINDOW_S)
+        return 0.0 if starts is None else restart_backoff(starts)
 
     # ---- command sync ----
 

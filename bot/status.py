@@ -55,6 +55,10 @@ class Counters:
     def started(self, work_id: str) -> None:
         self.running.add(work_id)
 
+    def dropped(self, work_id: str) -> None:
+        """Work another instance took over: neither handled nor failed here."""
+        self.running.discard(work_id)
+
     def record_handled(self, work_id: str | None = None) -> None:
         self.running.discard(work_id or "")
         self.handled += 1
