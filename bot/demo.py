@@ -150,6 +150,7 @@ class Demo:
         from sandbox.discord import FakeDiscord
         from sandbox.fleet import Fleet
 
+        patterns = operator_patterns()  # before starting anything: bad settings stop here
         channels = self.args.channels or list(DEFAULT_CHANNELS)
         threads = {p: t for p, t in DEFAULT_THREADS.items() if p in channels}
         self.fake = FakeDiscord(channels=channels, threads=threads)
@@ -171,7 +172,7 @@ class Demo:
             workdir=self.workdir,
             instances=labels,
             redis_url=redis_url,
-            extra_env=operator_patterns(),
+            extra_env=patterns,
         )
         mode = "four-instance fleet on Redis" if self.args.fleet else "single process"
         self.note(f"starting the bot ({mode}) on a local Discord double...")
