@@ -6,7 +6,13 @@ import copy
 import time
 from typing import Any
 
-from .interactions import InteractionState
+from .interactions import (
+    APPLICATION_COMMAND_AUTOCOMPLETE,
+    CALLBACK_DEFERRED,
+    CALLBACK_DEFERRED_UPDATE,
+    UPDATE_CALLBACKS,
+    InteractionState,
+)
 from .messages import StoredMessage
 from .models import InteractionResult, MessageResult
 from .state import DiscordState
@@ -53,9 +59,15 @@ class InteractionHandle:
         return [m for m in found if m is not None and not m.deleted]
 
     def visible(self) -> bool:
-        """The user sees an answer: a message (not the "thinking" placeholder) or a modal."""
+        """The user sees an answer: a message (not the "thinking" placeholder), a modal,
+        autocomplete choices, or, for a component, the acknowledged (6) or updated (7)
+        message."""
         it = self._interaction
-        return it.modal is not None or any(not m.loading for m in self._messages())
+        if it.modal is not None or it.choices is not None:
+            return True
+        if it.callback_type in UPDATE_CALLBACKS:
+            return True
+        return any(not m.loading for m in self._messages())
 
     def result(self) -> InteractionResult:
         """The current state, whether or not it is visible yet."""
@@ -65,6 +77,9 @@ class InteractionHandle:
         original = self._state.store.get(it.original_id or -1)
         payload = primary.payload if primary else {}
         accepted = it.accepted
+        component = self._state.store.get(it.message_id)
+        if component is not None and component.deleted:
+            component = None
         return InteractionResult(
             interaction_id=it.id,
             content=primary.content if primary else None,
@@ -72,13 +87,18 @@ class InteractionHandle:
             attachments=_attachments(payload),
             components=copy.deepcopy(payload.get("components", [])),
             ephemeral=bool(original.ephemeral if original else primary and primary.ephemeral),
-            deferred=it.deferred,
+            deferred=it.callback_type in (CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE),
             answered_by=accepted.instance if accepted else None,
             ack_ms=accepted.ms if accepted else None,
             callback_attempts=sorted(it.attempts, key=lambda a: a.at),
             messages=[copy.deepcopy(m.payload) for m in messages],
             modal=copy.deepcopy(it.modal),
             delivered_to=self.delivered_to,
+            interaction_type=it.type,
+            callback_type=it.callback_type,
+            component_message=copy.deepcopy(component.payload) if component else None,
+            message_updated=it.updated,
+            choices=copy.deepcopy(it.choices),
         )
 
     async def wait_for_response(
@@ -120,6 +140,8 @@ class InteractionHandle:
             or "none"
         )
         state = "deferred, still 'thinking'" if it.deferred else "not acknowledged"
+        if it.type == APPLICATION_COMMAND_AUTOCOMPLETE and not it.acknowledged:
+            state = "no autocomplete choices (callback 8) yet"
         if it.acknowledged and not it.deferred:
             state = f"acknowledged with callback type {it.callback_type}"
         hooks = "; ".join(it.webhook_calls) or "none"

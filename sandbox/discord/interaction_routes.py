@@ -8,13 +8,20 @@ from typing import Any
 from . import errors as e
 from .errors import FieldError
 from .interactions import (
-    ALLOWED_CALLBACKS,
+    APPLICATION_COMMAND,
+    APPLICATION_COMMAND_AUTOCOMPLETE,
+    CALLBACK_AUTOCOMPLETE,
     CALLBACK_DEFERRED,
     CALLBACK_MESSAGE,
     CALLBACK_MODAL,
+    CALLBACK_UPDATE,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    UPDATE_CALLBACKS,
     InteractionState,
     Recipient,
 )
+from .limits import choice_errors
 from .messages import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
@@ -22,6 +29,7 @@ from .messages import (
     TYPE_DEFAULT,
     TYPE_REPLY,
     StoredMessage,
+    components_out,
     require_not_empty,
 )
 from .models import CallbackAttempt
@@ -72,11 +80,13 @@ class InteractionRoutes:
         body = call.json_object
         kind = int(body.get("type", 0))
         # First callback wins, even one that arrives late; a late first one finds it dead.
-        if interaction.acknowledged:
+        # callback_type is set before the first await of the winner, `accepted` only after
+        # its answer: either means a second callback comes too late.
+        if interaction.acknowledged or interaction.callback_type is not None:
             raise e.already_acknowledged()
         if call.at - interaction.dispatched_at > self.state.rules.ack_deadline_s:
             raise e.unknown_interaction()
-        if kind not in ALLOWED_CALLBACKS.get(interaction.type, set()):
+        if kind not in interaction.allowed_callbacks:
             raise e.invalid_form_body(
                 [
                     FieldError(
@@ -86,26 +96,53 @@ class InteractionRoutes:
             )
         raw_data = body.get("data")
         data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        message: StoredMessage | None = None
+        message: StoredMessage | None = None  # a new message the callback creates
+        updated: StoredMessage | None = None  # the component's message, for 6 and 7
         if kind == CALLBACK_MESSAGE:
             self.store.check_body(data, ("data",))
-            message = self._interaction_message(interaction, call, data, TYPE_CHAT_INPUT_COMMAND)
+            message = self._callback_message(interaction, call, data)
             require_not_empty(message.payload)
         elif kind == CALLBACK_DEFERRED:
             flags = FLAG_LOADING | (int(data.get("flags") or 0) & FLAG_EPHEMERAL)
-            message = self._interaction_message(interaction, call, {}, TYPE_CHAT_INPUT_COMMAND)
+            message = self._callback_message(interaction, call, {})
             message.payload["flags"] = flags
+        elif kind in UPDATE_CALLBACKS:
+            updated = self._component_message(interaction)
+            if kind == CALLBACK_UPDATE:
+                self.store.check_body(data, ("data",))
+                self.store.edit(updated, data, call.uploads)
+        elif kind == CALLBACK_AUTOCOMPLETE:
+            errors = choice_errors(data)
+            if errors:
+                raise e.invalid_form_body(errors)
+            interaction.choices = [
+                {k: v for k, v in c.items() if v is not None}
+                for c in data.get("choices") or []
+                if isinstance(c, dict)
+            ]
         elif kind == CALLBACK_MODAL:
-            interaction.modal = data
+            interaction.modal = {**data, "components": components_out(data.get("components") or [])}
         # Acknowledge before any await so a concurrent second callback sees it.
         interaction.callback_type = kind
         if message is not None:
             interaction.original_id = message.id
             self.store.add(message)
             await self.state.broadcast_message("MESSAGE_CREATE", message)
+        if updated is not None:
+            # For a component interaction answered 6/7, @original is the component's message.
+            interaction.original_id = updated.id
+            if kind == CALLBACK_UPDATE:
+                interaction.updated = True
+                await self.state.broadcast_message("MESSAGE_UPDATE", updated)
         if not call.flag("with_response"):
             return Reply(status=204)
-        return Reply(body=self._callback_body(interaction, kind, message))
+        return Reply(body=self._callback_body(interaction, kind, message or updated))
+
+    def _component_message(self, interaction: InteractionState) -> StoredMessage:
+        message = self.store.get(interaction.message_id)
+        if message is None or message.deleted:
+            raise e.unknown_message()
+        return message
 
     def _callback_body(
         self, interaction: InteractionState, kind: int, message: StoredMessage | None
@@ -123,7 +160,7 @@ class InteractionRoutes:
         if channel.guild_id is not None:
             summary["guild_id"] = str(channel.guild_id)
         resource: dict[str, Any] = {"type": kind}
-        if message is not None and kind == CALLBACK_MESSAGE:
+        if message is not None and kind in (CALLBACK_MESSAGE, CALLBACK_UPDATE):
             resource["message"] = dict(message.payload)
         return {"interaction": summary, "resource": resource}
 
@@ -149,37 +186,70 @@ class InteractionRoutes:
             interaction.accepted = attempt
         self.state.changed(interaction)
 
+    def _callback_message(
+        self, interaction: InteractionState, call: Call, data: dict[str, Any]
+    ) -> StoredMessage:
+        """The message a 4/5 callback creates. A slash command's answer is a
+        CHAT_INPUT_COMMAND message; a component's answer replies to the component's message
+        (so does that of a modal opened from a component)."""
+        component_message = self.store.get(interaction.message_id)
+        if component_message is None:
+            return self._interaction_message(
+                interaction, call, data, TYPE_CHAT_INPUT_COMMAND, via="callback"
+            )
+        message = self._interaction_message(interaction, call, data, TYPE_REPLY, via="callback")
+        message.payload["message_reference"] = self.store.reference(component_message)
+        return message
+
+    def _metadata(self, interaction: InteractionState) -> dict[str, Any]:
+        """A message's `interaction_metadata` for the interaction that created it."""
+        out: dict[str, Any] = {
+            "id": str(interaction.id),
+            "type": interaction.type,
+            "user": interaction.user.payload(),
+            "authorizing_integration_owners": {"0": str(self.world.guild_id)},
+        }
+        if interaction.type in (APPLICATION_COMMAND, APPLICATION_COMMAND_AUTOCOMPLETE):
+            out |= {"name": interaction.command, "command_type": 1}
+        elif interaction.type == MESSAGE_COMPONENT and interaction.message_id is not None:
+            out["interacted_message_id"] = str(interaction.message_id)
+        elif interaction.type == MODAL_SUBMIT and interaction.parent is not None:
+            out["triggering_interaction_metadata"] = self._metadata(interaction.parent)
+        return out
+
     def _interaction_message(
-        self, interaction: InteractionState, call: Call, data: dict[str, Any], type_: int
+        self,
+        interaction: InteractionState,
+        call: Call,
+        data: dict[str, Any],
+        type_: int,
+        *,
+        via: str = "followup",
     ) -> StoredMessage:
         message_id = self.state.ids.next()
         payload = self.store.skeleton(message_id, interaction.channel, self.world.bot, type_=type_)
         app_id = str(self.world.app_id)
         payload |= {"webhook_id": app_id, "application_id": app_id}
-        if type_ == TYPE_CHAT_INPUT_COMMAND:
-            name = interaction.command
-            user = interaction.user.payload()
-            payload["interaction_metadata"] = {
-                "id": str(interaction.id),
-                "type": interaction.type,
-                "user": user,
-                "authorizing_integration_owners": {"0": str(self.world.guild_id)},
-                "name": name,
-                "command_type": 1,
-            }
-            payload["interaction"] = {
-                "id": str(interaction.id),
-                "type": interaction.type,
-                "name": name,
-                "user": user,
-            }
+        if via == "callback":
+            payload["interaction_metadata"] = self._metadata(interaction)
+            command = interaction if interaction.type == APPLICATION_COMMAND else None
+            if interaction.parent is not None and interaction.parent.type == APPLICATION_COMMAND:
+                command = interaction.parent
+            if command is not None:
+                # The deprecated `interaction` object, still sent for command answers.
+                payload["interaction"] = {
+                    "id": str(interaction.id),
+                    "type": interaction.type,
+                    "name": command.command,
+                    "user": interaction.user.payload(),
+                }
         self.store.apply(payload, data, call.uploads, editing=False, allow_ephemeral=True)
         return StoredMessage(
             id=message_id,
             channel_id=interaction.channel.id,
             payload=payload,
             author_id=self.world.bot.id,
-            via="callback" if type_ == TYPE_CHAT_INPUT_COMMAND else "followup",
+            via=via,
             instance=call.instance,
             token=call.token,
             interaction_id=interaction.id,
@@ -198,6 +268,8 @@ class InteractionRoutes:
         if need_ack and not interaction.acknowledged:
             # Followups and edits before the first callback: the webhook does not exist yet.
             raise e.unknown_webhook()
+        if interaction.type == APPLICATION_COMMAND_AUTOCOMPLETE:
+            raise e.unknown_webhook()  # an autocomplete is answered by its callback alone
         return interaction
 
     def _note(self, interaction: InteractionState, call: Call, what: str) -> None:
@@ -254,6 +326,8 @@ class InteractionRoutes:
             self.store.fill(message, body, call.uploads)
         else:
             self.store.edit(message, body, call.uploads)
+        if message.id == interaction.message_id:
+            interaction.updated = True
         self._note(interaction, call, f"message {message.id}")
         await self.state.broadcast_message("MESSAGE_UPDATE", message)
         return Reply(body=dict(message.payload))

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import FieldError, empty_message, invalid_form_body
-from .limits import message_errors
+from .limits import message_errors, walk_components
 from .world import Channel, User, World, iso
 
 # Message types and flags used here.
@@ -173,7 +173,7 @@ class MessageStore:
         if "embeds" in body:
             message["embeds"] = [_embed_out(e) for e in body["embeds"] or []]
         if "components" in body:
-            message["components"] = copy.deepcopy(body["components"] or [])
+            message["components"] = components_out(body["components"] or [])
         if "flags" in body and body["flags"] is not None:
             mask = SETTABLE_FLAGS | (FLAG_EPHEMERAL if allow_ephemeral and not editing else 0)
             keep = message.get("flags", 0) & ~mask if editing else 0
@@ -319,6 +319,34 @@ def is_empty(message: dict[str, Any]) -> bool:
 def require_not_empty(message: dict[str, Any]) -> None:
     if is_empty(message):
         raise empty_message()
+
+
+def _without_nulls(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_nulls(v) for v in node]
+    return node
+
+
+def components_out(components: list[Any]) -> list[dict[str, Any]]:
+    """Components as Discord returns them: nulls dropped and every component numbered.
+
+    Discord fills in a missing `id` by counting up from 1 through the tree (depth first),
+    skipping ids the sender chose; responses always carry it.
+    """
+    out: list[dict[str, Any]] = _without_nulls(copy.deepcopy(components))
+    tree = list(walk_components(out))
+    taken = {c["id"] for _, c in tree if isinstance(c.get("id"), int)}
+    next_id = 1
+    for _, component in tree:
+        if isinstance(component.get("id"), int):
+            continue
+        while next_id in taken:
+            next_id += 1
+        component["id"] = next_id
+        taken.add(next_id)
+    return out
 
 
 def _embed_out(embed: dict[str, Any]) -> dict[str, Any]:

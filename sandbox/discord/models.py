@@ -115,13 +115,24 @@ class InteractionResult:
     attachments: list[dict[str, Any]]  # filename, size, content_type (+ id, url)
     components: list[dict[str, Any]]
     ephemeral: bool
-    deferred: bool
+    deferred: bool  # callback 5 ("thinking") or 6 (deferred update)
     answered_by: str | None  # instance label of the first accepted callback
     ack_ms: float | None
     callback_attempts: list[CallbackAttempt]
     messages: list[dict[str, Any]]  # original + followups, final state, deleted ones left out
     modal: dict[str, Any] | None = None  # the modal, if the answer was one
     delivered_to: list[str | None] = field(default_factory=list)  # instances of the sessions
+    # 2 slash command, 3 component press, 4 autocomplete, 5 modal submit.
+    interaction_type: int = 2
+    callback_type: int | None = None  # of the accepted callback
+    # Component presses (and modals opened from one): the message the component is on, in
+    # its current state, and whether this interaction changed it (callback 7, or an
+    # @original edit after 6). Answered with 6 or 7, content/embeds/components above are
+    # this message's: what the user sees.
+    component_message: dict[str, Any] | None = None
+    message_updated: bool = False
+    # Autocomplete: the choices offered ([{"name", "value"}, ...]); None until answered.
+    choices: list[dict[str, Any]] | None = None
 
 
 @dataclass

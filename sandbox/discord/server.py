@@ -17,10 +17,19 @@ from .gateway import gateway_handler
 from .handles import InteractionHandle, MessageHandle
 from .interactions import (
     APPLICATION_COMMAND,
+    APPLICATION_COMMAND_AUTOCOMPLETE,
+    COMPONENT_NAMES,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
     InteractionState,
     Recipient,
     build_options,
+    command_data,
+    component_data,
+    custom_ids,
+    find_component,
     interaction_payload,
+    modal_data,
     new_token,
 )
 from .messages import StoredMessage
@@ -280,13 +289,7 @@ class FakeDiscord:
         if not parts:
             raise UnknownTarget("empty command name")
         name, path = parts[0], parts[1:]
-        guild_id = None if target.is_dm else world.guild_id
-        registered = state.commands.find(name, guild_id)
-        if registered is None or (target.is_dm and not _usable_in_dm(registered)):
-            known = state.commands.names(guild_id)
-            where = " in DMs (only global commands allowed there)" if target.is_dm else ""
-            listing = ", ".join(f"/{n}" for n in known) or "(none: has the bot synced its tree?)"
-            raise UnknownTarget(f"unknown command '/{name}'{where}; commands: {listing}")
+        registered = self._registered(target, name)
         options_list, resolved = build_options(
             world,
             registered,
@@ -304,7 +307,25 @@ class FakeDiscord:
             dispatched_at=time.monotonic(),
             attachment_size_limit=self.rules.attachment_size_limit,
         )
-        payload = interaction_payload(world, interaction, registered, options_list, resolved)
+        data = command_data(registered, options_list, resolved)
+        return await self._dispatch(interaction, interaction_payload(world, interaction, data))
+
+    def _registered(self, target: Channel, name: str) -> dict[str, Any]:
+        state, world = self.state, self.state.world
+        guild_id = None if target.is_dm else world.guild_id
+        registered = state.commands.find(name, guild_id)
+        if registered is None or (target.is_dm and not _usable_in_dm(registered)):
+            known = state.commands.names(guild_id)
+            where = " in DMs (only global commands allowed there)" if target.is_dm else ""
+            listing = ", ".join(f"/{n}" for n in known) or "(none: has the bot synced its tree?)"
+            raise UnknownTarget(f"unknown command '/{name}'{where}; commands: {listing}")
+        return registered
+
+    async def _dispatch(
+        self, interaction: InteractionState, payload: dict[str, Any]
+    ) -> InteractionHandle:
+        """INTERACTION_CREATE to every ready session, each with its own token."""
+        state = self.state
         state.interactions[interaction.id] = interaction
         sessions = state.ready_sessions()
         for session in sessions:
@@ -323,6 +344,162 @@ class FakeDiscord:
         )
         state.changed(interaction)
         return InteractionHandle(state, interaction)
+
+    async def send_autocomplete(
+        self,
+        channel: str | None,
+        command: str,
+        focused: str,
+        value: str,
+        *,
+        options: dict[str, Any] | None = None,
+        user: str | None = None,
+        thread: str | None = None,
+    ) -> InteractionHandle:
+        """A user typing `value` into option `focused` of a slash command: an
+        APPLICATION_COMMAND_AUTOCOMPLETE (type 4) to every ready session.
+
+        The focused option must be declared with autocomplete; its value is sent as the
+        typed text. `options` are the ones already filled in (typed as for send_command;
+        required ones may be missing). Answered only by callback 8; see result().choices.
+        """
+        state, world = self.state, self.state.world
+        username = user or DEFAULT_USER
+        target = self._target(channel, thread, username)
+        parts = command.strip().lstrip("/").split()
+        if not parts:
+            raise UnknownTarget("empty command name")
+        name, path = parts[0], parts[1:]
+        registered = self._registered(target, name)
+        options_list, resolved = build_options(
+            world,
+            registered,
+            path,
+            options,
+            lambda name, data, kind: state.store.new_attachment(target.id, name, data, kind),
+            focused=(focused, str(value)),
+        )
+        full = " ".join([name, *path])
+        interaction = InteractionState(
+            id=state.ids.next(),
+            type=APPLICATION_COMMAND_AUTOCOMPLETE,
+            command=full,
+            label=f"autocomplete of {focused!r} (/{full}) in {world.describe(target)}",
+            channel=target,
+            user=world.user(username),
+            dispatched_at=time.monotonic(),
+            attachment_size_limit=self.rules.attachment_size_limit,
+        )
+        data = command_data(registered, options_list, resolved)
+        return await self._dispatch(interaction, interaction_payload(world, interaction, data))
+
+    async def press_component(
+        self,
+        message_id: int | str | dict[str, Any],
+        custom_id: str,
+        *,
+        user: str | None = None,
+        component_type: int = 2,
+        values: list[str] | None = None,
+    ) -> InteractionHandle:
+        """A user using a component (button, or select with `values`) of a stored message:
+        a MESSAGE_COMPONENT (type 3) interaction to every ready session.
+
+        `message_id` may be an id or a message payload (e.g. from `result.messages`). The
+        user defaults to the DM's recipient in a DM, to whoever got an ephemeral message,
+        else to "tester". Callbacks 6 and 7 (and then @original) act on this message.
+        """
+        state, world = self.state, self.state.world
+        ref = message_id.get("id") if isinstance(message_id, dict) else message_id
+        message = state.store.get(ref)
+        if message is None or message.deleted:
+            raise UnknownTarget(f"no message {ref} (press_component needs a stored message)")
+        channel = world.channels.get(message.channel_id)
+        if channel is None:
+            raise UnknownTarget(f"message {ref} is in an unknown channel")
+        components = message.payload.get("components") or []
+        component = find_component(components, custom_id)
+        if component is None:
+            ids = ", ".join(custom_ids(components)) or "(none: it has no components)"
+            raise UnknownTarget(
+                f"no component with custom_id {custom_id!r} on message {ref} in "
+                f"{world.describe(channel)}; custom_ids: {ids}"
+            )
+        data = component_data(component, custom_id, component_type, values)
+        presser = world.user(user or self._default_user(message, channel))
+        kind = COMPONENT_NAMES.get(component_type, "component")
+        interaction = InteractionState(
+            id=state.ids.next(),
+            type=MESSAGE_COMPONENT,
+            command=custom_id,
+            label=f"{kind} {custom_id!r} on message {ref} in {world.describe(channel)}",
+            channel=channel,
+            user=presser,
+            dispatched_at=time.monotonic(),
+            attachment_size_limit=self.rules.attachment_size_limit,
+            message_id=message.id,
+            custom_id=custom_id,
+        )
+        payload = interaction_payload(
+            world, interaction, data, message=copy.deepcopy(message.payload)
+        )
+        return await self._dispatch(interaction, payload)
+
+    def _default_user(self, message: StoredMessage, channel: Channel) -> str:
+        if channel.is_dm and channel.recipient is not None:
+            return channel.recipient.username
+        source = self.state.interactions.get(message.interaction_id or -1)
+        if message.ephemeral and source is not None:
+            return source.user.username
+        return DEFAULT_USER
+
+    async def submit_modal(
+        self, parent: InteractionHandle, values: dict[str, Any], *, user: str | None = None
+    ) -> InteractionHandle:
+        """The user submitting the modal `parent` was answered with (callback 9): a
+        MODAL_SUBMIT (type 5) to every ready session.
+
+        `values` maps the modal's input custom_ids to the text entered (a list of values
+        for a select in a label). A modal opened from a component carries that message, and
+        only then may the bot answer 6/7.
+        """
+        state, world = self.state, self.state.world
+        opener = parent._interaction
+        if opener.modal is None:
+            raise UnknownTarget(
+                f"{opener.label} (interaction {opener.id}) was not answered with a modal "
+                f"(callback 9); callback type: {opener.callback_type}"
+            )
+        submitter = world.user(user) if user else opener.user
+        if submitter.id != opener.user.id:
+            raise ValueError(
+                f"only {opener.user.username} sees the modal of {opener.label}, not {user}"
+            )
+        data = modal_data(opener.modal, values)
+        message = state.store.get(opener.message_id)
+        if message is not None and message.deleted:
+            message = None
+        modal_id = str(opener.modal.get("custom_id"))
+        interaction = InteractionState(
+            id=state.ids.next(),
+            type=MODAL_SUBMIT,
+            command=opener.command,
+            label=f"modal {modal_id!r} (from {opener.label})",
+            channel=opener.channel,
+            user=submitter,
+            dispatched_at=time.monotonic(),
+            attachment_size_limit=self.rules.attachment_size_limit,
+            message_id=message.id if message else None,
+            custom_id=modal_id,
+            parent=opener,
+        )
+        payload = interaction_payload(
+            world,
+            interaction,
+            data,
+            message=copy.deepcopy(message.payload) if message else None,
+        )
+        return await self._dispatch(interaction, payload)
 
     async def send_message(
         self,

@@ -149,8 +149,9 @@ def _resolve(error: ValidationError) -> ValidationError:
     A union error alone ("not valid under any of the given schemas") names no field.
     Variants that expect another kind of value (null vs object) or whose discriminator
     (`type` enum/const) rejects the body are not the meant one; among the rest the deepest
-    failure is the most telling. If every variant rejects the discriminator, the error
-    says which values would fit.
+    failure is the most telling, unless it is a wrong-kind value and another variant takes
+    the values as they are. If every variant rejects the discriminator, the error says
+    which values would fit.
     """
     if not error.context:
         return error
@@ -181,7 +182,10 @@ def _resolve(error: ValidationError) -> ValidationError:
     for subs in meant:
         best = max((_resolve(s) for s in subs), key=_specificity)
         candidates.append((_specificity(best), -len(subs), best))
-    return max(candidates, key=lambda c: (c[0], c[1]))[2]
+    # A variant whose deepest complaint is a value of the wrong kind (an integer choice
+    # list given strings) was not the meant one if another variant only objects to sizes.
+    fitting = [c for c in candidates if c[2].validator != "type"]
+    return max(fitting or candidates, key=lambda c: (c[0], c[1]))[2]
 
 
 def _merged_choices(variants: list[list[ValidationError]]) -> ValidationError | None:

@@ -64,6 +64,10 @@ def test_every_served_route_is_in_the_vendored_spec() -> None:
         (CALLBACK, {"type": 5}),
         (CALLBACK, {"type": 5, "data": {"flags": 64}}),
         (CALLBACK, {"type": 4, "data": {"content": "x", "embeds": [{"type": "rich"}]}}),
+        (CALLBACK, {"type": 6}),
+        (CALLBACK, {"type": 7, "data": {"content": "x", "components": []}}),
+        (CALLBACK, {"type": 8, "data": {"choices": [{"name": "a", "value": "b"}]}}),
+        (CALLBACK, {"type": 8, "data": {"choices": [{"name": "a", "value": 3}]}}),
     ],
 )
 def test_bodies_discord_py_sends_are_valid(path: str, body: object) -> None:
@@ -81,6 +85,24 @@ def test_bodies_discord_py_sends_are_valid(path: str, body: object) -> None:
         ({"type": 4, "data": {"embeds": [{"title": "t" * 257}]}}, "data.embeds.0.title", None),
         ({"type": 4, "data": {"embeds": [{"color": "red"}]}}, "data.embeds.0.color", None),
         ({"type": 9, "data": {"title": "x"}}, "data.custom_id", "BASE_TYPE_REQUIRED"),
+        ({"type": 7, "data": {"content": "x" * 2001}}, "data.content", "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"type": 7, "data": {"components": [{"type": 1, "components": [{"type": 2}]}]}},
+            "data.components.0.components.0.style",
+            "BASE_TYPE_REQUIRED",
+        ),
+        ({"type": 8}, "data", "BASE_TYPE_REQUIRED"),
+        (
+            {"type": 8, "data": {"choices": [{"name": "", "value": "v"}]}},
+            "data.choices.0.name",
+            "BASE_TYPE_MIN_LENGTH",
+        ),
+        # String choices over the limit: the size is the fault, not the integer variant's type.
+        (
+            {"type": 8, "data": {"choices": [{"name": "a", "value": "v"}] * 26}},
+            "data.choices",
+            "BASE_TYPE_MAX_LENGTH",
+        ),
     ],
 )
 def test_failures_name_the_field(body: object, field: str, code: str | None) -> None:
