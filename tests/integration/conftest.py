@@ -1,4 +1,4 @@
-"""Integration fixtures: a real Redis on 127.0.0.1, a unique key prefix per test."""
+"""Integration fixtures: the session's Redis (see redis_url), a unique key prefix per test."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import redis.asyncio as aioredis
 
 from sandbox.redis_server import LocalRedisServer
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture
 def key_prefix() -> str:
@@ -19,12 +17,12 @@ def key_prefix() -> str:
 
 
 @pytest.fixture
-async def redis_client(key_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+async def redis_client(key_prefix: str, redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         await client.ping()
     except OSError as exc:  # pragma: no cover - environment problem, not a test result
-        pytest.fail(f"integration tests need redis-server on 127.0.0.1:6379 ({exc})")
+        pytest.fail(f"Redis at {redis_url} does not answer ({exc})")
     yield client
     keys = [k async for k in client.scan_iter(match=f"{key_prefix}*")]
     if keys:

@@ -1,4 +1,4 @@
-"""CI runs exactly the commands README.md gives; keep them from drifting apart."""
+"""README's Quick start is two commands, and CI runs the second one; keep them from drifting."""
 
 from __future__ import annotations
 
@@ -8,25 +8,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_commands(section: str) -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", body, re.S)
-    assert block, f"README.md section {section!r} has no bash block"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+def readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def ci_script() -> list[str]:
-    return [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+def quick_start_commands() -> list[str]:
+    body = readme().split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", body, re.S)
+    assert len(blocks) == 1, "Quick start holds exactly one code block"
+    return [line.strip() for line in blocks[0].splitlines() if line.strip()]
 
 
-def test_ci_installs_with_the_readme_install_command():
-    install = [c for c in readme_commands("Install") if c.startswith("pip install")]
-    assert install == ["pip install -e '.[dev]'"]
-    assert install[0] in ci_script()
+def executed_ci_lines() -> list[str]:
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_quick_start_is_the_first_section():
+    sections = re.findall(r"^## (.+)$", readme(), re.M)
+    assert sections[0] == "Quick start"
+
+
+def test_quick_start_is_two_commands_demo_then_tests():
+    assert quick_start_commands() == ["python3 dev.py demo", "python3 dev.py test"]
+    assert (ROOT / "dev.py").is_file()
 
 
 def test_ci_runs_exactly_the_readme_test_command_last():
-    (test_command,) = readme_commands("Run the tests")
-    executed = [line for line in ci_script() if line and not line.startswith("#")]
-    assert executed[-1] == test_command
+    test_command = quick_start_commands()[1]
+    assert executed_ci_lines()[-1] == test_command

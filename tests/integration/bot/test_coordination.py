@@ -16,20 +16,19 @@ from bot.coordination import (
 )
 from bot.tasks import stop_task
 from sandbox.redis_server import free_port
-from tests.integration.conftest import REDIS_URL
 
 
 def snapshot_of(instance: int):
     return lambda: {"instance_id": str(instance), "role": "test", "ready": True}
 
 
-def make(instance: int, prefix: str, url: str = REDIS_URL, **kwargs) -> RedisCoordinator:
+def make(instance: int, prefix: str, url: str, **kwargs) -> RedisCoordinator:
     kwargs.setdefault("heartbeat_interval", 0.2)
     return RedisCoordinator(instance, url, prefix=prefix, **kwargs)
 
 
-async def test_instances_see_each_other_alive_and_leave_on_close(key_prefix):
-    one, four = make(1, key_prefix), make(4, key_prefix)
+async def test_instances_see_each_other_alive_and_leave_on_close(key_prefix, redis_url):
+    one, four = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
     await one.start(snapshot_of(1))
     await four.start(snapshot_of(4))
     await asyncio.sleep(0.3)
@@ -42,8 +41,8 @@ async def test_instances_see_each_other_alive_and_leave_on_close(key_prefix):
     await four.close()
 
 
-async def test_a_killed_instance_drops_out_after_its_ttl(key_prefix):
-    one, four = make(1, key_prefix), make(4, key_prefix)
+async def test_a_killed_instance_drops_out_after_its_ttl(key_prefix, redis_url):
+    one, four = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
     await one.start(snapshot_of(1))
     await four.start(snapshot_of(4))
     one._task.cancel()  # dies without saying goodbye, like SIGKILL
@@ -54,8 +53,8 @@ async def test_a_killed_instance_drops_out_after_its_ttl(key_prefix):
     await four.close()
 
 
-async def test_claim_is_atomic_under_concurrency(key_prefix):
-    coordinators = [make(i % 4 + 1, key_prefix) for i in range(40)]
+async def test_claim_is_atomic_under_concurrency(key_prefix, redis_url):
+    coordinators = [make(i % 4 + 1, key_prefix, redis_url) for i in range(40)]
     for c in coordinators:
         c._mode = Mode.REDIS
     results = await asyncio.gather(*(c.claim("1234567890") for c in coordinators * 5))
@@ -66,8 +65,8 @@ async def test_claim_is_atomic_under_concurrency(key_prefix):
         await c.redis.aclose()
 
 
-async def test_claims_expire_with_the_interaction_token(key_prefix, redis_client):
-    coordinator = make(2, key_prefix)
+async def test_claims_expire_with_the_interaction_token(key_prefix, redis_client, redis_url):
+    coordinator = make(2, key_prefix, redis_url)
     assert await coordinator.claim("42") is True
     ttl = await redis_client.ttl(f"{key_prefix}claim:42")
     assert 890 < ttl <= 900
@@ -75,8 +74,8 @@ async def test_claims_expire_with_the_interaction_token(key_prefix, redis_client
     await coordinator.redis.aclose()
 
 
-async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_client):
-    fleet = [make(i, key_prefix, identify_spacing=0.4) for i in (1, 2, 3, 4)]
+async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_client, redis_url):
+    fleet = [make(i, key_prefix, redis_url, identify_spacing=0.4) for i in (1, 2, 3, 4)]
     started = time.monotonic()
 
     async def identify(c: RedisCoordinator) -> float:
@@ -98,15 +97,15 @@ def test_restart_backoff_grows_then_caps():
     assert restart_backoff(50) == 300
 
 
-async def test_restart_delay_counts_quick_restarts(key_prefix):
-    coordinator = make(3, key_prefix)
+async def test_restart_delay_counts_quick_restarts(key_prefix, redis_url):
+    coordinator = make(3, key_prefix, redis_url)
     delays = [await coordinator.restart_delay() for _ in range(5)]
     assert delays == [0, 0, 0, 5, 10]
     await coordinator.redis.aclose()
 
 
-async def test_only_one_instance_syncs_and_only_when_the_tree_changed(key_prefix):
-    fleet = [make(i, key_prefix) for i in (1, 2, 3, 4)]
+async def test_only_one_instance_syncs_and_only_when_the_tree_changed(key_prefix, redis_url):
+    fleet = [make(i, key_prefix, redis_url) for i in (1, 2, 3, 4)]
     begun = await asyncio.gather(*(c.begin_sync("global", "hash-a") for c in fleet))
     assert begun.count(True) == 1
     syncer = fleet[begun.index(True)]
@@ -175,8 +174,8 @@ async def test_local_coordinator_answers_each_event_once():
 
 
 @pytest.mark.parametrize("instance", [1, 4])
-async def test_snapshot_survives_non_json_values(key_prefix, instance):
-    coordinator = make(instance, key_prefix)
+async def test_snapshot_survives_non_json_values(key_prefix, instance, redis_url):
+    coordinator = make(instance, key_prefix, redis_url)
     await coordinator.start(lambda: {"started": time, "ready": True})
     snapshots = await coordinator.snapshots()
     assert snapshots[instance]["ready"] is True
@@ -201,7 +200,7 @@ async def test_close_ends_the_heartbeat_even_if_a_cancel_is_lost(key_prefix):
     assert time.monotonic() - started < 3
 
 
-async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix):
+async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix, redis_url):
     calls = {"n": 0}
 
     def flaky() -> dict[str, object]:
@@ -210,7 +209,7 @@ async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix):
             raise ValueError("bug in a status field")
         return {"instance_id": "3", "n": calls["n"]}
 
-    coordinator = make(3, key_prefix)
+    coordinator = make(3, key_prefix, redis_url)
     await coordinator.start(flaky)
     await asyncio.sleep(0.7)
     assert calls["n"] >= 3, "the loop kept beating after the failure"

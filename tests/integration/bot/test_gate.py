@@ -9,12 +9,11 @@ from bot.coordination import Mode, RedisCoordinator
 from bot.gate import AnswerGate
 from env_manager import Settings
 from sandbox.redis_server import free_port
-from tests.integration.conftest import REDIS_URL
 
 STEP = 0.4
 
 
-async def fleet(prefix: str, ids=(1, 2, 3, 4), url: str = REDIS_URL) -> dict[int, AnswerGate]:
+async def fleet(prefix: str, url: str, ids=(1, 2, 3, 4)) -> dict[int, AnswerGate]:
     gates = {}
     for i in ids:
         coordinator = RedisCoordinator(i, url, prefix=prefix, heartbeat_interval=0.2)
@@ -43,8 +42,8 @@ def winners(result) -> list[int]:
     return [i for i, (won, _) in result.items() if won]
 
 
-async def test_each_event_has_exactly_one_winner_the_owner(key_prefix):
-    gates = await fleet(key_prefix)
+async def test_each_event_has_exactly_one_winner_the_owner(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url)
     cases = [
         ("채팅방-1", "핑", 1),
         ("이미지생성-1", "이미지", 2),
@@ -60,8 +59,8 @@ async def test_each_event_has_exactly_one_winner_the_owner(key_prefix):
     await close(gates)
 
 
-async def test_owner_dead_but_not_yet_expired_is_covered_by_next_rank(key_prefix):
-    gates = await fleet(key_prefix)
+async def test_owner_dead_but_not_yet_expired_is_covered_by_next_rank(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url)
     gates[1].coordinator._task.cancel()  # instance 1 dies; its heartbeat key lives on
     survivors = {i: g for i, g in gates.items() if i != 1}
     assert 1 in survivors[4].alive()
@@ -71,8 +70,8 @@ async def test_owner_dead_but_not_yet_expired_is_covered_by_next_rank(key_prefix
     await close(gates)
 
 
-async def test_after_the_ttl_the_fallback_answers_without_waiting(key_prefix):
-    gates = await fleet(key_prefix)
+async def test_after_the_ttl_the_fallback_answers_without_waiting(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url)
     await gates[1].coordinator.close()
     await asyncio.sleep(0.3)  # one heartbeat: the survivors refresh their alive set
     survivors = {i: g for i, g in gates.items() if i != 1}
@@ -82,16 +81,16 @@ async def test_after_the_ttl_the_fallback_answers_without_waiting(key_prefix):
     await close(survivors)
 
 
-async def test_next_in_order_covers_when_the_fallback_is_dead_too(key_prefix):
-    gates = await fleet(key_prefix, ids=(1, 2, 3))
+async def test_next_in_order_covers_when_the_fallback_is_dead_too(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url, ids=(1, 2, 3))
     assert winners(await answers(gates, "g1", "general", "핑")) == [1]
     assert winners(await answers(gates, "g2", "채팅방-1", "채팅")) == [1]
     assert winners(await answers(gates, "g3", "이미지생성-1", "비디오")) == []
     await close(gates)
 
 
-async def test_an_instance_that_cannot_serve_declines_to_the_next_rank(key_prefix):
-    gates = await fleet(key_prefix)
+async def test_an_instance_that_cannot_serve_declines_to_the_next_rank(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url)
     gates[1].available = lambda command: command != "채팅"
     assert winners(await answers(gates, "d1", "채팅방-1", "채팅")) == [4]
     assert winners(await answers(gates, "d2", "채팅방-1", "핑")) == [1]
