@@ -1,8 +1,15 @@
 """Settings of one bot process: loaded once from `.env.multi` and the environment.
 
-The process environment wins over the file. Provider keys resolve per instance:
-for INSTANCE_ID=n, `OPENAI_API_KEY_n` is used, falling back to `OPENAI_API_KEY`.
-Secrets are SecretStr and never appear in reports, logs or reprs.
+One pydantic-settings class per concern (python-discord's `constants.py` style), all
+reachable from one `Settings` object: `settings.discord`, `settings.fleet`,
+`settings.providers`, `settings.logging`, `settings.health`. Every environment variable
+keeps its plain name (no section prefix), so `.env.multi` files stay valid. A new
+feature adds a section here (chat, image, video, limits; see ARCHITECTURE.md).
+
+The process environment wins over the file. Provider keys resolve per instance: for
+INSTANCE_ID=n, `OPENAI_API_KEY_n` is used, falling back to `OPENAI_API_KEY`. Secrets are
+SecretStr and never appear in reports, logs or reprs. This module imports nothing of
+the bot: the router's table is built from these settings on the bot side.
 """
 
 from __future__ import annotations
@@ -11,47 +18,49 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from bot.router import (
-    DEFAULT_PATTERNS,
-    DEFAULT_ROLES,
-    FALLBACK_INSTANCE,
-    INSTANCE_IDS,
-    InstanceSpec,
-    RoutingTable,
-)
 
 DEFAULT_ENV_FILE = ".env.multi"
 SINGLE_MODE = "all"
 
-Service = Literal["openai", "minimax", "stability"]
-SERVICES: tuple[Service, ...] = ("openai", "minimax", "stability")
-SERVICE_NAMES: dict[Service, str] = {
+# The fleet's shape: four instances, each with a role; 4 is the fallback and manager.
+INSTANCE_IDS: tuple[int, ...] = (1, 2, 3, 4)
+FALLBACK_INSTANCE = 4
+INSTANCE_ROLES: dict[int, str] = {1: "chat", 2: "image", 3: "video", 4: "admin"}
+DEFAULT_PATTERNS: dict[int, tuple[str, ...]] = {
+    1: ("채팅방-*", "*chat*"),
+    2: ("이미지생성-*", "*image*"),
+    3: ("비디오생성-*", "*video*"),
+}
+
+Provider = Literal["openai", "minimax", "stability"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "minimax", "stability")
+PROVIDER_NAMES: dict[Provider, str] = {
     "openai": "OpenAI",
     "minimax": "MiniMax",
     "stability": "Stability AI",
 }
-SERVICE_ENV_NAMES: dict[Service, str] = {
+PROVIDER_KEY_VARS: dict[Provider, str] = {
     "openai": "OPENAI_API_KEY",
     "minimax": "MINIMAX_API_KEY",
     "stability": "STABILITY_API_KEY",
 }
-# Provider keys each role needs; instance 4 and single mode back up everything.
-REQUIRED_SERVICES: dict[str, tuple[Service, ...]] = {
+# Which providers can serve each area (image works with either provider).
+AREA_PROVIDERS: dict[str, tuple[Provider, ...]] = {
     "chat": ("openai",),
     "image": ("minimax", "stability"),
     "video": ("minimax",),
-    "admin": SERVICES,
 }
-# Which command areas a set of provider keys can serve (image works with either provider).
-AREA_PROVIDERS: dict[str, tuple[Service, ...]] = {
+# Provider keys each role needs; instance 4 and single mode back up everything.
+ROLE_REQUIRED_PROVIDERS: dict[str, tuple[Provider, ...]] = {
     "chat": ("openai",),
     "image": ("minimax", "stability"),
     "video": ("minimax",),
+    "admin": PROVIDERS,
 }
 PLACEHOLDER = re.compile(r"^\s*(your-.*-here|changeme|<.*>)?\s*$", re.IGNORECASE)
 # Discord channel names are at most 100 characters without spaces; globs use * ? [..].
@@ -100,8 +109,12 @@ def parse_patterns(raw: str) -> tuple[str, ...]:
     return patterns
 
 
-class Settings(BaseSettings):
-    """Every setting the bot reads, with its default."""
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class Section(BaseSettings):
+    """Common reading rules: plain variable names, secrets hidden from error messages."""
 
     model_config = SettingsConfigDict(
         env_file_encoding="utf-8",
@@ -110,48 +123,32 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    instance_id: str = SINGLE_MODE
+
+class DiscordSettings(Section):
+    """The Discord application and how this process reaches Discord."""
+
     discord_token: SecretStr | None = None
+    discord_api_base_url: str | None = None  # a REST proxy, or the local double
+    discord_gateway_url: str | None = None
+    dev_guild_id: int | None = None  # sync commands to one guild (instant) instead of global
+    # Discord allows one IDENTIFY per 5 s; only the local sandbox may go faster.
+    identify_spacing: float = Field(default=5.5, ge=0.05, le=60)
 
-    openai_api_key: SecretStr | None = None
-    openai_api_key_1: SecretStr | None = None
-    openai_api_key_2: SecretStr | None = None
-    openai_api_key_3: SecretStr | None = None
-    openai_api_key_4: SecretStr | None = None
-    minimax_api_key: SecretStr | None = None
-    minimax_api_key_1: SecretStr | None = None
-    minimax_api_key_2: SecretStr | None = None
-    minimax_api_key_3: SecretStr | None = None
-    minimax_api_key_4: SecretStr | None = None
-    stability_api_key: SecretStr | None = None
-    stability_api_key_1: SecretStr | None = None
-    stability_api_key_2: SecretStr | None = None
-    stability_api_key_3: SecretStr | None = None
-    stability_api_key_4: SecretStr | None = None
+    _blank = field_validator("dev_guild_id", mode="before")(_blank_is_none)
 
+
+class FleetSettings(Section):
+    """Who this process is in the fleet, and the shared state (Redis) it coordinates on."""
+
+    instance_id: str = SINGLE_MODE
     instance_1_channel_patterns: str = ",".join(DEFAULT_PATTERNS[1])
     instance_2_channel_patterns: str = ",".join(DEFAULT_PATTERNS[2])
     instance_3_channel_patterns: str = ",".join(DEFAULT_PATTERNS[3])
-
-    discord_api_base_url: str | None = None
-    discord_gateway_url: str | None = None
-    openai_base_url: str | None = None
-    minimax_base_url: str | None = None
-    stability_base_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "mib:"
-    dev_guild_id: int | None = None
-
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_dir: str | None = None  # also write rotating JSON logs here (containers: /app/logs)
-    health_file: str | None = None
-    health_interval: float = Field(default=5.0, gt=0, le=60)
     heartbeat_interval: float = Field(default=2.0, ge=0.2, le=30)
     # Rank 3 waits 3 x CLAIM_STEP: above 0.9 s it would miss Discord's 3 s window.
     claim_step: float = Field(default=0.5, ge=0.05, le=0.9)
-    # Discord allows one IDENTIFY per 5 s; only the local sandbox may go faster.
-    identify_spacing: float = Field(default=5.5, ge=0.05, le=60)
 
     @field_validator("instance_id", mode="before")
     @classmethod
@@ -171,29 +168,12 @@ class Settings(BaseSettings):
         parse_patterns(value)
         return value
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.strip().upper() if isinstance(value, str) else value
-
-    @field_validator("log_format", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("dev_guild_id", "log_dir", "health_file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("redis_key_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         if not value or any(ch.isspace() for ch in value):
             raise ValueError("must be non-empty and contain no spaces (e.g. 'mib:')")
         return value
-
-    # ---- derived views ----
 
     @property
     def is_single(self) -> bool:
@@ -205,12 +185,41 @@ class Settings(BaseSettings):
 
     @property
     def role(self) -> str:
-        return "all" if self.is_single else DEFAULT_ROLES[int(self.instance_id)]
+        return SINGLE_MODE if self.is_single else INSTANCE_ROLES[int(self.instance_id)]
 
-    def api_key(self, service: Service, instance: int | None = None) -> SecretStr | None:
-        """The key `instance` (default: this one) uses for `service`, or None if unset."""
-        instance = self.instance_number if instance is None else instance
-        base = SERVICE_ENV_NAMES[service].lower()
+    def channel_patterns(self, instance: int) -> tuple[str, ...]:
+        """The channels `instance` specialises in; the fallback has none of its own."""
+        if instance == FALLBACK_INSTANCE:
+            return ()
+        return parse_patterns(getattr(self, f"instance_{instance}_channel_patterns"))
+
+
+class ProviderSettings(Section):
+    """Provider keys (per instance, with an unsuffixed fallback) and endpoints."""
+
+    openai_api_key: SecretStr | None = None
+    openai_api_key_1: SecretStr | None = None
+    openai_api_key_2: SecretStr | None = None
+    openai_api_key_3: SecretStr | None = None
+    openai_api_key_4: SecretStr | None = None
+    minimax_api_key: SecretStr | None = None
+    minimax_api_key_1: SecretStr | None = None
+    minimax_api_key_2: SecretStr | None = None
+    minimax_api_key_3: SecretStr | None = None
+    minimax_api_key_4: SecretStr | None = None
+    stability_api_key: SecretStr | None = None
+    stability_api_key_1: SecretStr | None = None
+    stability_api_key_2: SecretStr | None = None
+    stability_api_key_3: SecretStr | None = None
+    stability_api_key_4: SecretStr | None = None
+
+    openai_base_url: str | None = None
+    minimax_base_url: str | None = None
+    stability_base_url: str | None = None
+
+    def api_key(self, provider: Provider, instance: int | None) -> SecretStr | None:
+        """The key `instance` (None: single mode) uses for `provider`, or None if unset."""
+        base = PROVIDER_KEY_VARS[provider].lower()
         candidates = [f"{base}_{instance}", base] if instance is not None else [base]
         # Single mode also accepts the fallback instance's keys: one process stands in for all.
         if instance is None:
@@ -221,27 +230,127 @@ class Settings(BaseSettings):
                 return secret
         return None
 
-    def channel_patterns(self, instance: int) -> tuple[str, ...]:
-        if instance == FALLBACK_INSTANCE:
-            return ()
-        return parse_patterns(getattr(self, f"instance_{instance}_channel_patterns"))
+    def areas(self, instance: int) -> frozenset[str]:
+        """The areas `instance` holds a usable key for (what it can cover for others)."""
+        return frozenset(
+            area
+            for area, providers in AREA_PROVIDERS.items()
+            if any(self.api_key(p, instance) is not None for p in providers)
+        )
 
-    def routing_table(self) -> RoutingTable:
-        """The router's view of the fleet, built from this configuration."""
-        table: RoutingTable = {}
-        for i in INSTANCE_IDS:
-            services = frozenset(
-                area
-                for area, providers in AREA_PROVIDERS.items()
-                if any(self.api_key(p, i) is not None for p in providers)
-            )
-            table[i] = InstanceSpec(i, DEFAULT_ROLES[i], self.channel_patterns(i), services)
-        return table
 
-    def health_path(self) -> Path:
+class LoggingSettings(Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_dir: str | None = None  # also write rotating JSON logs here (containers: /app/logs)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    _blank = field_validator("log_dir", mode="before")(_blank_is_none)
+
+
+class HealthSettings(Section):
+    health_file: str | None = None
+    health_interval: float = Field(default=5.0, gt=0, le=60)
+
+    _blank = field_validator("health_file", mode="before")(_blank_is_none)
+
+    def path(self, instance_id: str) -> Path:
         if self.health_file:
             return Path(self.health_file)
-        return Path(os.environ.get("TMPDIR", "/tmp")) / f"mib-health-{self.instance_id}.json"
+        return Path(os.environ.get("TMPDIR", "/tmp")) / f"mib-health-{instance_id}.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the bot reads, one section per concern."""
+
+    discord: DiscordSettings
+    fleet: FleetSettings
+    providers: ProviderSettings
+    logging: LoggingSettings
+    health: HealthSettings
+
+    SECTIONS: ClassVar[dict[str, type[Section]]] = {
+        "discord": DiscordSettings,
+        "fleet": FleetSettings,
+        "providers": ProviderSettings,
+        "logging": LoggingSettings,
+        "health": HealthSettings,
+    }
+
+    @classmethod
+    def fields(cls) -> dict[str, FieldInfo]:
+        """Every setting by (lower-case) variable name, across all sections."""
+        return {name: info for s in cls.SECTIONS.values() for name, info in s.model_fields.items()}
+
+    @classmethod
+    def build(cls, env_file: Path | None = None, **values: Any) -> Settings:
+        """Read every section from the environment and `env_file`; `values` override.
+
+        Raises pydantic's ValidationError of the first section that fails, after reading
+        them all, so `load_settings` can report every problem at once.
+        """
+        unknown = set(values) - set(cls.fields())
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        built: dict[str, Section] = {}
+        errors: list[ValidationError] = []
+        for attr, section in cls.SECTIONS.items():
+            own = {k: v for k, v in values.items() if k in section.model_fields}
+            try:
+                built[attr] = section(_env_file=env_file, **own)  # type: ignore[call-arg]
+            except ValidationError as exc:
+                errors.append(exc)
+        if errors:
+            raise SettingsInvalid(errors)
+        return cls(**built)  # type: ignore[arg-type]
+
+    # ---- who this process is (used everywhere, so kept one step away) ----
+
+    @property
+    def instance_id(self) -> str:
+        return self.fleet.instance_id
+
+    @property
+    def is_single(self) -> bool:
+        return self.fleet.is_single
+
+    @property
+    def instance_number(self) -> int | None:
+        return self.fleet.instance_number
+
+    @property
+    def role(self) -> str:
+        return self.fleet.role
+
+    def api_key(self, provider: Provider) -> SecretStr | None:
+        """This instance's key for `provider`."""
+        return self.providers.api_key(provider, self.instance_number)
+
+    def health_path(self) -> Path:
+        return self.health.path(self.instance_id)
+
+
+class SettingsInvalid(Exception):
+    """Validation failed in one or more sections."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        super().__init__(f"{sum(e.error_count() for e in errors)} invalid setting(s)")
+        self.errors = errors
+
+    def problems(self) -> list[str]:
+        return [
+            _describe_error(err) for exc in self.errors for err in exc.errors(include_input=False)
+        ]
 
 
 @dataclass(frozen=True)
@@ -274,34 +383,34 @@ def load_settings(
     if instance is not None:
         overrides["instance_id"] = instance
     try:
-        settings = Settings(_env_file=path, **overrides)  # type: ignore[call-arg]
-    except ValidationError as exc:
+        settings = Settings.build(path, **overrides)
+    except SettingsInvalid as exc:
         raise ConfigError(
-            [_describe_error(err) for err in exc.errors(include_input=False)],
+            exc.problems(),
             instance=str(instance or os.environ.get("INSTANCE_ID") or SINGLE_MODE),
         ) from None
     return LoadedSettings(settings, path)
 
 
-def _describe_error(err: object) -> str:
-    loc = ".".join(str(part) for part in err["loc"]).upper()  # type: ignore[index]
-    message = str(err["msg"]).removeprefix("Value error, ")  # type: ignore[index]
+def _describe_error(err: Any) -> str:
+    loc = ".".join(str(part) for part in err["loc"]).upper()
+    message = str(err["msg"]).removeprefix("Value error, ")
     return f"{loc}: {message}"
 
 
 def validate_settings(settings: Settings) -> list[str]:
     """Problems that stop this instance from doing its job (empty list = fine)."""
     problems: list[str] = []
-    token = settings.discord_token
+    token = settings.discord.discord_token
     if token is None or is_placeholder(token.get_secret_value()):
         problems.append(
             "DISCORD_TOKEN is missing or still the example placeholder: paste the bot token "
             "from the Discord developer portal (Bot > Reset Token)"
         )
-    needed = REQUIRED_SERVICES["admin" if settings.is_single else settings.role]
-    for service in needed:
-        if settings.api_key(service) is None:
-            name = SERVICE_ENV_NAMES[service]
+    needed = ROLE_REQUIRED_PROVIDERS["admin" if settings.is_single else settings.role]
+    for provider in needed:
+        if settings.api_key(provider) is None:
+            name = PROVIDER_KEY_VARS[provider]
             where = (
                 f"{name} (or {name}_{FALLBACK_INSTANCE})"
                 if settings.is_single
@@ -309,7 +418,7 @@ def validate_settings(settings: Settings) -> list[str]:
             )
             problems.append(
                 f"{where} is missing or a placeholder: the {settings.role} role needs "
-                f"a {SERVICE_NAMES[service]} API key"
+                f"a {PROVIDER_NAMES[provider]} API key"
             )
     return problems
 

@@ -5,28 +5,34 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.channels import route_channel_name
+from bot.answering import (
+    AnswerPath,
+    interaction_event,
+    message_event,
+    reply_error,
+    reply_error_to_message,
+)
 from bot.command_sync import tree_digest
-from bot.coordination import Coordinator, LocalCoordinator, RedisCoordinator
 from bot.gate import AnswerGate
 from bot.health_file import write_status
 from bot.logging_setup import get_logger
+from bot.routed_items import RoutedModal, dispatch_routed_modal
 from bot.router import MESSAGE_COMMAND
 from bot.status import Counters, InstanceStatus, package_version
+from bot.store import FleetStore, open_store
 from bot.tasks import stop_task
-from env_manager import SERVICES, Settings
-from services.errors import UserFacingError
+from env_manager import PROVIDERS, Settings
 
-EXTENSIONS: tuple[str, ...] = ("commands.utility_commands",)
-# Discord error codes meaning "someone else already answered / too late": not user-visible.
-ALREADY_HANDLED_CODES = frozenset({40060, 10062})
-GENERIC_FAILURE = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
+EXTENSIONS: tuple[str, ...] = ("commands.utility",)
+# A routed chat message's handler (the chat area registers one).
+MessageHandler = Callable[[discord.Message], Awaitable[None]]
 
 log = get_logger("bot")
 
@@ -36,77 +42,28 @@ def apply_discord_endpoints(settings: Settings) -> None:
 
     Must run before the client is created: Route builds URLs from the class attribute.
     """
-    if settings.discord_api_base_url:
-        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    endpoints = settings.discord
+    if endpoints.discord_api_base_url:
+        discord.http.Route.BASE = endpoints.discord_api_base_url.rstrip("/")
+    if endpoints.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(endpoints.discord_gateway_url)
 
 
 class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
-    """Every instance registers the whole tree; only the routed owner runs a command."""
+    """Every instance registers the whole tree; commands and autocomplete take the
+    answering path, so only the instance that wins the event runs them."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        bot = self.client
-        name = str((interaction.data or {}).get("name", ""))
-        channel_name = route_channel_name(interaction.channel, bot)
-        answer = await bot.gate.should_answer(str(interaction.id), channel_name, name)
-        if answer:
-            bot.counters.started(str(interaction.id))
-        else:
-            log.debug(
-                "interaction_not_ours",
-                interaction_id=interaction.id,
-                command=name,
-                channel=channel_name,
-            )
-        return answer
+        return await self.client.answers.admit(interaction_event(interaction, self.client))
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        bot = self.client
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        command = interaction.command.name if interaction.command else "?"
-        if isinstance(cause, discord.HTTPException) and cause.code in ALREADY_HANDLED_CODES:
-            # Another instance answered first (or the window closed): not the user's concern.
-            log.debug("interaction_taken_elsewhere", code=cause.code, command=command)
-            bot.counters.dropped(str(interaction.id))
-            return
-        bot.counters.record_failed(str(interaction.id))
-        if isinstance(cause, UserFacingError):
-            log.info("command_rejected", command=command, reason=cause.log_message)
-            message = cause.user_message
-        else:
-            log.error("command_failed", command=command, exc_info=cause)
-            message = GENERIC_FAILURE
-        await send_ephemeral(interaction, message)
-
-
-async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Reply privately whether or not the interaction was acknowledged already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException as exc:
-        if exc.code in ALREADY_HANDLED_CODES:
-            log.debug("reply_already_handled", code=exc.code, interaction_id=interaction.id)
-        else:
-            log.warning("reply_failed", status=exc.status, code=exc.code)
-
-
-def make_coordinator(settings: Settings) -> Coordinator:
-    """In-process for single mode; Redis for a fleet member."""
-    if settings.instance_number is None:
-        return LocalCoordinator(identify_spacing=settings.identify_spacing)
-    return RedisCoordinator(
-        settings.instance_number,
-        settings.redis_url,
-        prefix=settings.redis_key_prefix,
-        heartbeat_interval=settings.heartbeat_interval,
-        identify_spacing=settings.identify_spacing,
-    )
+        event = interaction_event(interaction, self.client)
+        message = self.client.answers.failed(event, cause)
+        if message is not None:
+            await reply_error(interaction, message)
 
 
 # The bot never joins voice: skip discord.py's start-up warnings about voice libraries.
@@ -115,7 +72,13 @@ discord.VoiceClient.warn_dave = False
 
 
 class MultiInstanceBot(commands.Bot):
-    def __init__(self, settings: Settings, *, coordinator: Coordinator | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: FleetStore | None = None,
+        extensions: Sequence[str] = EXTENSIONS,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
@@ -129,19 +92,24 @@ class MultiInstanceBot(commands.Bot):
             member_cache_flags=discord.MemberCacheFlags.none(),
         )
         self.settings = settings
-        self.coordinator = coordinator or make_coordinator(settings)
-        self.gate = AnswerGate(settings, self.coordinator)
+        self.extensions_to_load = tuple(extensions)
+        self.store = store or open_store(settings)
+        self.gate = AnswerGate(settings, self.store)
         self.counters = Counters()
+        self.answers = AnswerPath(self.gate, self.counters)
+        self.routed_modals: list[type[RoutedModal]] = []
+        self.message_handler: MessageHandler | None = None
+        self.listener_errors = 0
         self.started_monotonic = time.monotonic()
         self._health_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle ----
 
     async def setup_hook(self) -> None:
-        for extension in EXTENSIONS:
+        for extension in self.extensions_to_load:
             await self.load_extension(extension)
-        await self.coordinator.start(self.snapshot)
-        delay = await self.coordinator.restart_delay()
+        await self.store.start(self.status)
+        delay = await self.store.startup.restart_delay()
         if delay:
             # A crash loop of four containers would burn Discord's 1000 daily session starts.
             log.warning("restart_backoff", delay_s=delay)
@@ -150,27 +118,26 @@ class MultiInstanceBot(commands.Bot):
         self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        await self.coordinator.wait_identify_slot(initial=initial)
+        await self.store.startup.wait_identify_slot(initial=initial)
 
     async def sync_commands(self) -> None:
         """Upload the command tree, once per change, from whichever instance holds the lock."""
-        guild = (
-            discord.Object(id=self.settings.dev_guild_id) if self.settings.dev_guild_id else None
-        )
+        guild_id = self.settings.discord.dev_guild_id
+        guild = discord.Object(id=guild_id) if guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
         scope = f"guild:{guild.id}" if guild else "global"
         digest = tree_digest(self.tree, guild)
-        if not await self.coordinator.begin_sync(scope, digest):
+        if not await self.store.startup.begin_sync(scope, digest):
             log.info("command_sync_skipped", scope=scope, reason="unchanged or another instance")
             return
         try:
             synced = await self.tree.sync(guild=guild)
         except discord.HTTPException as exc:
             log.error("command_sync_failed", scope=scope, status=exc.status, code=exc.code)
-            await self.coordinator.end_sync(scope, None)
+            await self.store.startup.end_sync(scope, None)
             return
-        await self.coordinator.end_sync(scope, digest)
+        await self.store.startup.end_sync(scope, digest)
         log.info("commands_synced", scope=scope, count=len(synced))
 
     async def on_ready(self) -> None:
@@ -185,7 +152,7 @@ class MultiInstanceBot(commands.Bot):
     async def close(self) -> None:
         if self._health_task is not None:
             await stop_task(self._health_task)
-        await self.coordinator.close()
+        await self.store.close()
         await super().close()
         self.write_health()
 
@@ -209,13 +176,10 @@ class MultiInstanceBot(commands.Bot):
             uptime_s=self.uptime_s,
             version=package_version(),
             pid=os.getpid(),
-            counters=self.counters,
-            coordination=self.coordinator.mode.value,
-            providers={service: self.settings.api_key(service) is not None for service in SERVICES},
+            counters=self.counters.snapshot(),
+            coordination=self.store.mode.value,
+            providers={p: self.settings.api_key(p) is not None for p in PROVIDERS},
         )
-
-    def snapshot(self) -> dict[str, object]:
-        return self.status().as_dict()
 
     def write_health(self) -> None:
         try:
@@ -228,25 +192,39 @@ class MultiInstanceBot(commands.Bot):
     async def _health_loop(self) -> None:
         while True:
             self.write_health()
-            await asyncio.sleep(self.settings.health_interval)
+            await asyncio.sleep(self.settings.health.health_interval)
 
     # ---- events ----
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: object
     ) -> None:
-        self.counters.record_handled(str(interaction.id))
+        self.answers.finished(interaction_event(interaction, self))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Modal submits never reach the tree; components reach their DynamicItem.
+        if interaction.type is discord.InteractionType.modal_submit:
+            await dispatch_routed_modal(interaction, self.routed_modals)
 
     async def on_message(self, message: discord.Message) -> None:
-        """Route chat triggers (mention or reply to the bot); the chat cog listens for them."""
+        """Chat triggers (mention, reply to the bot, DM) take the answering path."""
         if message.author.bot or self.user is None:
             return
         if not self._is_chat_trigger(message):
             return
-        channel_name = route_channel_name(message.channel, self)
-        if await self.gate.should_answer(f"msg:{message.id}", channel_name, MESSAGE_COMMAND):
-            log.info("chat_message_routed", message_id=message.id, channel=channel_name)
-            self.dispatch("routed_message", message)
+        event = message_event(message, self, MESSAGE_COMMAND)
+
+        async def work() -> None:
+            log.info("chat_message_routed", message_id=message.id, channel=event.channel_name)
+            if self.message_handler is not None:  # the chat area registers one
+                await self.message_handler(message)
+
+        await self.answers.handle(event, work, lambda text: reply_error_to_message(message, text))
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        """A listener failed: one English log line with the traceback, never a crash."""
+        self.listener_errors += 1
+        log.exception("listener_failed", listener=event_method)
 
     def _is_chat_trigger(self, message: discord.Message) -> bool:
         if isinstance(message.channel, discord.DMChannel):

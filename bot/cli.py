@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.router import INSTANCE_IDS, UnknownCommandError, route
-from env_manager import ConfigError, Settings, load_settings, load_validated
+from bot.router import UnknownCommandError, route
+from bot.routing_table import routing_table
+from env_manager import INSTANCE_IDS, ConfigError, Settings, load_settings, load_validated
 
 if TYPE_CHECKING:  # discord.py is imported lazily: `health` runs every 15 s in containers
     import discord
@@ -74,7 +75,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     settings = load_settings(args.env_file).settings
     alive = set(INSTANCE_IDS) - args.down
     try:
-        decision = route(args.channel, args.command, alive, settings.routing_table())
+        decision = route(args.channel, args.command, alive, routing_table(settings))
     except UnknownCommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,7 +107,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from bot.health_file import judge
 
     settings = load_settings(args.env_file).settings
-    verdict = judge(settings.health_path(), settings.health_interval)
+    verdict = judge(settings.health_path(), settings.health.health_interval)
     print(("healthy: " if verdict.healthy else "unhealthy: ") + verdict.reason)
     return EXIT_OK if verdict.healthy else EXIT_FAILURE
 
@@ -125,9 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from bot.logging_setup import configure_logging, get_logger
 
-    configure_logging(
-        settings.instance_id, settings.log_level, settings.log_format, settings.log_dir
-    )
+    logs = settings.logging
+    configure_logging(settings.instance_id, logs.log_level, logs.log_format, logs.log_dir)
     log = get_logger("bot.run")
     try:
         asyncio.run(run_bot(settings))
@@ -160,10 +160,11 @@ async def run_bot(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda s=sig: _request_stop(bot, s))
-    assert settings.discord_token is not None  # validated above
+    token = settings.discord.discord_token
+    assert token is not None  # validated above
     log.info("starting", role=settings.role, version=bot.status().version)
     async with bot:
-        await bot.start(settings.discord_token.get_secret_value())
+        await bot.start(token.get_secret_value())
     log.info("stopped")
 
 

@@ -271,7 +271,7 @@ def operator_patterns() -> dict[str, str]:
     except ConfigError as exc:
         raise DemoError(exc.report()) from None
     return {
-        f"INSTANCE_{i}_CHANNEL_PATTERNS": getattr(settings, f"instance_{i}_channel_patterns")
+        f"INSTANCE_{i}_CHANNEL_PATTERNS": getattr(settings.fleet, f"instance_{i}_channel_patterns")
         for i in (1, 2, 3)
     }
 

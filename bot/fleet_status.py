@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.coordination import read_snapshots
-from bot.router import DEFAULT_ROLES
-from env_manager import Settings
+from bot.status import InstanceStatus
+from bot.store.liveness import read_snapshots
+from env_manager import INSTANCE_IDS, INSTANCE_ROLES, Settings
 
 COLUMNS = ("instance", "role", "state", "latency", "uptime", "1h ok/fail", "busy")
 
 
-def render_table(snapshots: dict[int, dict[str, object]], now: float) -> str:
+def render_table(snapshots: dict[int, InstanceStatus], now: float) -> str:
     rows: list[tuple[str, ...]] = [COLUMNS]
-    for instance, role in DEFAULT_ROLES.items():
+    for instance, role in INSTANCE_ROLES.items():
         snap = snapshots.get(instance)
         if snap is None:
             rows.append((str(instance), role, "offline", "", "", "", ""))
             continue
-        counters = snap.get("counters") or {}
-        latency = snap.get("latency_ms")
+        counters = snap.counters
+        latency = snap.latency_ms
         rows.append(
             (
                 str(instance),
                 role,
-                "ready" if snap.get("ready") else "starting",
+                "ready" if snap.ready else "starting",
                 "-" if latency is None else f"{latency:.0f} ms",
-                _short_duration(float(snap.get("uptime_s") or 0)),
-                f"{counters.get('handled_1h', 0)}/{counters.get('failed_1h', 0)}",
-                str(counters.get("in_flight", 0)),
+                _short_duration(snap.uptime_s),
+                f"{counters.handled_1h}/{counters.failed_1h}",
+                str(counters.in_flight),
             )
         )
     widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(COLUMNS))]
@@ -40,7 +41,7 @@ def render_table(snapshots: dict[int, dict[str, object]], now: float) -> str:
         "".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     clock = time.strftime("%H:%M:%S", time.localtime(now))
-    lines.append(f"{len(snapshots)}/{len(DEFAULT_ROLES)} online (as of {clock})")
+    lines.append(f"{len(snapshots)}/{len(INSTANCE_ROLES)} online (as of {clock})")
     return "\n".join(lines)
 
 
@@ -52,20 +53,22 @@ def _short_duration(seconds: float) -> str:
 
 async def print_fleet_status(settings: Settings, *, as_json: bool) -> int:
     client = aioredis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+        settings.fleet.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
     )
     try:
-        snapshots = await read_snapshots(client, settings.redis_key_prefix)
+        snapshots = await read_snapshots(client, settings.fleet.redis_key_prefix, INSTANCE_IDS)
     except (RedisError, OSError) as exc:
+        where = _redacted(settings.fleet.redis_url)
         print(
-            f"Redis at {_redacted(settings.redis_url)} is unreachable ({exc.__class__.__name__}): "
+            f"Redis at {where} is unreachable ({exc.__class__.__name__}): "
             "instances fall back to static routing; start Redis or check REDIS_URL."
         )
         return 1
     finally:
         await client.aclose()
     if as_json:
-        print(json.dumps({str(k): v for k, v in snapshots.items()}, ensure_ascii=False))
+        as_dicts = {str(k): dataclasses.asdict(v) for k, v in snapshots.items()}
+        print(json.dumps(as_dicts, ensure_ascii=False))
     else:
         print(render_table(snapshots, time.time()))
     return 0

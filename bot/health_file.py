@@ -6,7 +6,6 @@ written by the bot loop proves the loop is alive and connected.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ def write_status(path: Path, status: InstanceStatus) -> None:
     """Replace the file atomically so a reader never sees half a snapshot."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(status.as_dict(), ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(status.to_json(), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -35,17 +34,17 @@ class HealthVerdict:
 def judge(path: Path, interval: float, now: float | None = None) -> HealthVerdict:
     now = time.time() if now is None else now
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        status = InstanceStatus.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return HealthVerdict(False, f"no status file at {path}: the bot has not started yet")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         return HealthVerdict(False, f"unreadable status file {path}: {exc.__class__.__name__}")
-    age = now - float(data.get("updated_at", 0))
+    age = now - status.updated_at
     limit = STALE_AFTER_INTERVALS * interval
     if age > limit:
         return HealthVerdict(
             False, f"status is {age:.0f}s old (limit {limit:.0f}s): bot loop stalled"
         )
-    if not data.get("ready"):
+    if not status.ready:
         return HealthVerdict(False, "bot is running but not connected to the Discord gateway")
-    return HealthVerdict(True, f"instance {data.get('instance_id')} ready, status {age:.0f}s old")
+    return HealthVerdict(True, f"instance {status.instance_id} ready, status {age:.0f}s old")

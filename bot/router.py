@@ -1,20 +1,19 @@
 """The routing rule of the fleet: which instance answers a command in a channel.
 
 Pure and free of I/O so it can be table- and property-tested, and reused by the
-`python -m bot route` CLI. Only the standard library's glob matcher is used.
+`python -m bot route` CLI. It knows the vocabulary (commands, areas, roles) and the
+rule; the table of instances comes from the settings (`bot/routing_table.py`).
+See ARCHITECTURE.md, "Roles and the router".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-FALLBACK_INSTANCE = 4
-INSTANCE_IDS: tuple[int, ...] = (1, 2, 3, 4)
-
-# Service areas a command belongs to; None means a fleet utility every instance serves.
-COMMAND_SERVICES: dict[str, str | None] = {
+# The area each command belongs to; None means a fleet utility every instance serves.
+COMMAND_AREAS: dict[str, str | None] = {
     "채팅": "chat",
     "이미지": "image",
     "비디오": "video",
@@ -25,19 +24,14 @@ COMMAND_SERVICES: dict[str, str | None] = {
 # Chat messages (mentions, replies) route like the chat command.
 MESSAGE_COMMAND = "채팅"
 
-ROLE_SERVICES: dict[str, frozenset[str]] = {
+ROLE_AREAS: dict[str, frozenset[str]] = {
     "chat": frozenset({"chat"}),
     "image": frozenset({"image"}),
     "video": frozenset({"video"}),
     "admin": frozenset({"chat", "image", "video"}),
 }
-DEFAULT_ROLES: dict[int, str] = {1: "chat", 2: "image", 3: "video", 4: "admin"}
-DEFAULT_PATTERNS: dict[int, tuple[str, ...]] = {
-    1: ("채팅방-*", "*chat*"),
-    2: ("이미지생성-*", "*image*"),
-    3: ("비디오생성-*", "*video*"),
-    4: (),
-}
+# The role that answers everything no specialist takes, and backs up the others.
+FALLBACK_ROLE = "admin"
 
 
 class UnknownCommandError(ValueError):
@@ -46,25 +40,29 @@ class UnknownCommandError(ValueError):
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """What the router knows of one instance: its role, channels and usable services."""
+    """What the router knows of one instance: its role, channels and usable areas."""
 
     id: int
     role: str
     patterns: tuple[str, ...]
-    # Services it holds credentials for; lets it cover others in degraded mode.
-    services: frozenset[str]
+    # Areas it holds provider keys for; lets it cover others when they are down.
+    areas: frozenset[str]
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.role == FALLBACK_ROLE
 
     def matches(self, channel_name: str) -> bool:
         name = channel_name.casefold()
         return any(fnmatchcase(name, pattern.casefold()) for pattern in self.patterns)
 
     def role_serves(self, command: str) -> bool:
-        service = COMMAND_SERVICES[command]
-        return service is None or service in ROLE_SERVICES[self.role]
+        area = COMMAND_AREAS[command]
+        return area is None or area in ROLE_AREAS[self.role]
 
     def can_serve(self, command: str) -> bool:
-        service = COMMAND_SERVICES[command]
-        return service is None or service in self.services
+        area = COMMAND_AREAS[command]
+        return area is None or area in self.areas
 
 
 @dataclass(frozen=True)
@@ -78,22 +76,14 @@ class Decision:
         return {"instance": self.instance, "order": list(self.order)}
 
 
-RoutingTable = dict[int, InstanceSpec]
-
-
-def default_table() -> RoutingTable:
-    """The documented default table, every instance holding the keys of its own role."""
-    return {
-        i: InstanceSpec(i, DEFAULT_ROLES[i], DEFAULT_PATTERNS[i], ROLE_SERVICES[DEFAULT_ROLES[i]])
-        for i in INSTANCE_IDS
-    }
+RoutingTable = Mapping[int, InstanceSpec]
 
 
 def normalize_command(command: str) -> str:
     """Accept `/핑` or `핑`; raise UnknownCommandError for anything else."""
     name = command.strip().removeprefix("/").strip()
-    if name not in COMMAND_SERVICES:
-        known = ", ".join(f"/{c}" for c in COMMAND_SERVICES)
+    if name not in COMMAND_AREAS:
+        known = ", ".join(f"/{c}" for c in COMMAND_AREAS)
         raise UnknownCommandError(f"unknown command {command!r}; known commands: {known}")
     return name
 
@@ -106,22 +96,16 @@ def preference_order(
     `channel_name` is the channel's name (a thread passes its parent's), or None for a DM.
     """
     command = normalize_command(command)
+    specs = sorted(table.values(), key=lambda s: s.id)
     order: list[int] = []
     if channel_name is not None:
         order = [
             spec.id
-            for spec in sorted(table.values(), key=lambda s: s.id)
-            if spec.id != FALLBACK_INSTANCE
-            and spec.matches(channel_name)
-            and spec.role_serves(command)
+            for spec in specs
+            if not spec.is_fallback and spec.matches(channel_name) and spec.role_serves(command)
         ]
-    if FALLBACK_INSTANCE in table:
-        order.append(FALLBACK_INSTANCE)
-    order += [
-        spec.id
-        for spec in sorted(table.values(), key=lambda s: s.id)
-        if spec.id not in order and spec.can_serve(command)
-    ]
+    order += [spec.id for spec in specs if spec.is_fallback]
+    order += [spec.id for spec in specs if spec.id not in order and spec.can_serve(command)]
     return tuple(order)
 
 

@@ -1,12 +1,20 @@
-"""A snapshot of one instance's state: what /핑, /상태, the heartbeat and health file report."""
+"""A snapshot of one instance's state: what /핑, /상태, the heartbeat and health file report.
+
+`InstanceStatus` is the one typed shape of that snapshot, end to end: the bot builds it
+(`MultiInstanceBot.status`), the liveness store publishes it as JSON and peers read it
+back with `from_json`, the health file holds it, and the embeds and CLI read its fields.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
+from typing import Any
 
 WINDOW_MINUTES = 60
 
@@ -69,31 +77,62 @@ class Counters:
         self.failed += 1
         self.failed_recent.add()
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "handled": self.handled,
-            "failed": self.failed,
-            "in_flight": self.in_flight,
-            "handled_1h": self.handled_recent.last_hour(),
-            "failed_1h": self.failed_recent.last_hour(),
-        }
+    def snapshot(self) -> CounterSnapshot:
+        return CounterSnapshot(
+            handled=self.handled,
+            failed=self.failed,
+            in_flight=self.in_flight,
+            handled_1h=self.handled_recent.last_hour(),
+            failed_1h=self.failed_recent.last_hour(),
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
+class CounterSnapshot:
+    """The counters at one moment, as peers and operators see them."""
+
+    handled: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    handled_1h: int = 0
+    failed_1h: int = 0
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
-    instance_id: str
+    instance_id: str  # "1".."4", or "all" in single-process mode
     role: str
     ready: bool
     latency_ms: float | None
     uptime_s: float
     version: str
     pid: int
-    counters: Counters = field(default_factory=Counters)
-    coordination: str = "local"  # local | redis | warming | degraded
-    providers: dict[str, bool] = field(default_factory=dict)  # service -> key configured
+    counters: CounterSnapshot = field(default_factory=CounterSnapshot)
+    coordination: str = "local"  # a bot.store.Mode value: local | redis | warming | degraded
+    providers: dict[str, bool] = field(default_factory=dict)  # provider -> key configured
     updated_at: float = field(default_factory=time.time)
 
-    def as_dict(self) -> dict[str, object]:
-        data = {k: v for k, v in asdict(self).items() if k != "counters"}
-        data["counters"] = self.counters.as_dict()
-        return data
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> InstanceStatus:
+        """Parse a peer's snapshot; fields this version does not know are ignored and
+        missing ones take their defaults, so a rolling update can mix versions."""
+        data: dict[str, Any] = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        counters = values.get("counters") or {}
+        counter_fields = {f.name for f in dataclasses.fields(CounterSnapshot)}
+        values["counters"] = CounterSnapshot(
+            **{k: int(v) for k, v in counters.items() if k in counter_fields}
+        )
+        values.setdefault("instance_id", "?")
+        values.setdefault("role", "?")
+        values.setdefault("ready", False)
+        values.setdefault("latency_ms", None)
+        values.setdefault("uptime_s", 0.0)
+        values.setdefault("version", "?")
+        values.setdefault("pid", 0)
+        values["instance_id"] = str(values["instance_id"])
+        return cls(**values)

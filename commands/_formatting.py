@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.router import COMMAND_SERVICES, ROLE_SERVICES
+from bot.router import COMMAND_AREAS, ROLE_AREAS
 
 ROLE_LABELS: dict[str, str] = {
     "chat": "채팅",
@@ -13,10 +13,10 @@ ROLE_LABELS: dict[str, str] = {
 }
 # Derived from the router's vocabulary so the tables shown to users cannot drift from routing.
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
-    role: tuple(c for c, service in COMMAND_SERVICES.items() if service in services)
-    for role, services in ROLE_SERVICES.items()
+    role: tuple(c for c, area in COMMAND_AREAS.items() if area in areas)
+    for role, areas in ROLE_AREAS.items()
 }
-UTILITY_COMMANDS: tuple[str, ...] = tuple(c for c, s in COMMAND_SERVICES.items() if s is None)
+UTILITY_COMMANDS: tuple[str, ...] = tuple(c for c, a in COMMAND_AREAS.items() if a is None)
 
 
 def role_label(role: str) -> str:

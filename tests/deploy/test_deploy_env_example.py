@@ -24,7 +24,7 @@ CONTAINER_DEFAULTS: dict[str, str] = {
 }
 # Every setting the bot reads is documented, so a new setting cannot be forgotten here.
 OPTIONAL: list[str] = sorted(
-    {name.upper() for name in Settings.model_fields} - set(REQUIRED) - {"INSTANCE_ID"}
+    {name.upper() for name in Settings.fields()} - set(REQUIRED) - {"INSTANCE_ID"}
 )
 
 
@@ -32,7 +32,7 @@ def documented_default(key: str) -> object:
     """The value the example must show; None: unset by default, any example value is fine."""
     if key in CONTAINER_DEFAULTS:
         return CONTAINER_DEFAULTS[key]
-    return Settings.model_fields[key.lower()].default
+    return Settings.fields()[key.lower()].default
 
 
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")

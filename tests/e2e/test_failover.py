@@ -112,3 +112,28 @@ async def test_one_process_cut_off_from_redis_never_doubles_an_answer(sandbox_fa
             text = sb.fleet.instances[label].log_path.read_text()
             # A lost race (40060) is expected and quiet: never an error, never a traceback.
             assert "command_failed" not in text and "Traceback" not in text, label
+
+
+async def test_a_press_on_a_dead_instances_message_is_answered_once_by_the_next(sandbox_factory):
+    async with sandbox_factory() as sb:
+        status = await sb.ask("general", "상태")
+        assert status.answered_by == "4"
+        message_id = int(status.messages[0]["id"])
+
+        await sb.fleet.kill(4)  # its heartbeat lives on for a TTL: ranked claiming covers it
+        early = await (
+            await sb.fake.press_component(message_id, "mib:status:refresh")
+        ).wait_for_response()
+        assert early.answered_by == "1", "order for general is 4 -> 1 -> 2 -> 3"
+        assert [a.instance for a in early.callback_attempts] == ["1"], "nobody else tried"
+        assert early.callback_type == 7 and early.message_updated
+        assert CLAIM_STEP_MS * 0.9 <= early.ack_ms < 3000
+
+        await asyncio.sleep(TTL + 2 * HEARTBEAT)
+        late = await (
+            await sb.fake.press_component(message_id, "mib:status:refresh")
+        ).wait_for_response()
+        assert late.answered_by == "1" and len(late.callback_attempts) == 1
+        assert late.embeds[0]["title"] == "📊 봇 상태 — 3/4 온라인"
+        assert late.embeds[0]["footer"]["text"].startswith("응답: 인스턴스 #1")
+        sb.assert_clean()

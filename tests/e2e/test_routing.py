@@ -11,8 +11,7 @@ import sys
 
 import pytest
 
-from bot.router import COMMAND_SERVICES
-from tests.e2e.conftest import CHANNELS, expected_owner, summary_owners
+from tests.e2e.conftest import CHANNELS, COMMANDS, expected_owner, summary_owners
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -42,7 +41,7 @@ async def test_ping_is_answered_once_by_the_channel_owner(fleet4, channel, threa
 async def test_instances_shows_the_routers_decision_for_the_channel(fleet4, channel):
     result = await fleet4.ask(channel, "인스턴스")
     owners = summary_owners(result)
-    for command in COMMAND_SERVICES:
+    for command in COMMANDS:
         assert owners[command] == f"#{expected_owner(channel, command)}", command
     assert result.answered_by == str(expected_owner(channel, "인스턴스"))
     fleet4.assert_clean()
@@ -63,6 +62,32 @@ async def test_bad_option_gets_a_private_korean_message(fleet4, value, message):
     assert message in result.content
     assert "Traceback" not in result.content
     assert result.answered_by == "4"
+    fleet4.assert_clean()
+
+
+@pytest.mark.parametrize(("channel", "owner"), [("이미지생성-1", "2"), ("general", "4")])
+async def test_a_status_refresh_press_is_answered_once_by_the_channels_owner(
+    fleet4, channel, owner
+):
+    status = await fleet4.ask(channel, "상태")
+    handle = await fleet4.fake.press_component(int(status.messages[0]["id"]), "mib:status:refresh")
+    pressed = await handle.wait_for_response()
+    assert sorted(pressed.delivered_to) == ["1", "2", "3", "4"], "every session saw it"
+    assert [a.instance for a in pressed.callback_attempts] == [owner], "nobody else even tried"
+    assert pressed.callback_type == 7
+    assert pressed.embeds[0]["title"] == "📊 봇 상태 — 4/4 온라인"
+    fleet4.assert_clean()
+
+
+@pytest.mark.parametrize(("channel", "owner"), [("채팅방-1", "1"), ("비디오생성-1", "3")])
+async def test_channel_autocomplete_is_answered_once_by_the_channels_owner(fleet4, channel, owner):
+    handle = await fleet4.fake.send_autocomplete(channel, "인스턴스", "채널", "생성")
+    result = await handle.wait_for_response()
+    assert [a.instance for a in result.callback_attempts] == [owner]
+    assert result.choices == [
+        {"name": "이미지생성-1", "value": "이미지생성-1"},
+        {"name": "비디오생성-1", "value": "비디오생성-1"},
+    ]
     fleet4.assert_clean()
 
 

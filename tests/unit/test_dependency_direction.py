@@ -1,4 +1,4 @@
-"""DESIGN.md's dependency rules, checked on the import statements of the source tree."""
+"""ARCHITECTURE.md's dependency rules, checked on the import statements of the source tree."""
 
 from __future__ import annotations
 
@@ -45,6 +45,17 @@ def test_router_imports_no_project_code_and_no_io():
     found = imports(ROOT / "bot" / "router.py")
     assert not found & PROJECT_PACKAGES
     assert found <= {"__future__", "collections", "dataclasses", "fnmatch"}
+
+
+def test_settings_import_nothing_of_the_project():
+    # The router's table is built on the bot side (bot/routing_table.py), not in settings.
+    assert not imports(ROOT / "env_manager.py") & PROJECT_PACKAGES
+
+
+@pytest.mark.parametrize("path", sources("bot/store"), ids=str)
+def test_the_fleet_store_knows_nothing_of_discord(path):
+    # Shared state is plain data (RoboDanny's timer store): Discord stays in the cogs/bot glue.
+    assert not imports(path) & {"discord", "commands", "sandbox"}
 
 
 @pytest.mark.parametrize("path", sources("sandbox"), ids=str)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.routing_table import routing_table
 from env_manager import (
     ConfigError,
     Settings,
@@ -39,14 +40,14 @@ def test_reads_default_env_file_and_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "warning")
     loaded = load_settings()
     assert loaded.env_file == Path(".env.multi")
-    assert loaded.settings.log_level == "WARNING"
-    assert loaded.settings.discord_token.get_secret_value() == "token-abc"
+    assert loaded.settings.logging.log_level == "WARNING"
+    assert loaded.settings.discord.discord_token.get_secret_value() == "token-abc"
 
 
 def test_env_file_path_from_env_file_variable(tmp_path, monkeypatch):
     other = write_env(tmp_path / "prod.env", DISCORD_TOKEN="from-prod")
     monkeypatch.setenv("ENV_FILE", str(other))
-    assert load_settings().settings.discord_token.get_secret_value() == "from-prod"
+    assert load_settings().settings.discord.discord_token.get_secret_value() == "from-prod"
 
 
 def test_missing_explicit_env_file_is_a_clear_error(monkeypatch):
@@ -62,20 +63,20 @@ def test_missing_default_env_file_means_environment_only(monkeypatch):
     assert loaded.settings.is_single
 
 
-@pytest.mark.parametrize("service", ["openai", "minimax", "stability"])
-def test_instance_key_wins_over_unsuffixed_fallback(monkeypatch, service):
-    name = {"openai": "OPENAI", "minimax": "MINIMAX", "stability": "STABILITY"}[service]
+@pytest.mark.parametrize("provider", ["openai", "minimax", "stability"])
+def test_instance_key_wins_over_unsuffixed_fallback(monkeypatch, provider):
+    name = {"openai": "OPENAI", "minimax": "MINIMAX", "stability": "STABILITY"}[provider]
     monkeypatch.setenv(f"{name}_API_KEY", "shared")
     monkeypatch.setenv(f"{name}_API_KEY_2", "own-2")
-    settings = Settings(instance_id="2")
-    assert settings.api_key(service).get_secret_value() == "own-2"
-    assert settings.api_key(service, 3).get_secret_value() == "shared"
+    settings = Settings.build(instance_id="2")
+    assert settings.api_key(provider).get_secret_value() == "own-2"
+    assert settings.providers.api_key(provider, 3).get_secret_value() == "shared"
 
 
 def test_placeholders_count_as_missing(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY_1", "your-openai-api-key-1-here")
     monkeypatch.setenv("OPENAI_API_KEY", "")
-    assert Settings(instance_id="1").api_key("openai") is None
+    assert Settings.build(instance_id="1").api_key("openai") is None
 
 
 @pytest.mark.parametrize(
@@ -88,20 +89,20 @@ def test_placeholders_count_as_missing(monkeypatch):
     ],
 )
 def test_each_role_requires_only_its_keys(instance, needed):
-    problems = validate_settings(Settings(instance_id=instance, discord_token="t"))
+    problems = validate_settings(Settings.build(instance_id=instance, discord_token="t"))
     assert {p.split(" ")[0] for p in problems} == needed
     all_keys = full_env()
     keys = {k.lower(): all_keys[k] for k in needed}
-    assert validate_settings(Settings(instance_id=instance, discord_token="t", **keys)) == []
+    assert validate_settings(Settings.build(instance_id=instance, discord_token="t", **keys)) == []
 
 
-def test_single_mode_needs_every_service_and_accepts_instance_4_keys():
-    settings = Settings(
+def test_single_mode_needs_every_provider_and_accepts_instance_4_keys():
+    settings = Settings.build(
         discord_token="t", openai_api_key_4="a", minimax_api_key="b", stability_api_key_4="c"
     )
     assert settings.is_single
     assert validate_settings(settings) == []
-    problems = validate_settings(Settings(discord_token="t"))
+    problems = validate_settings(Settings.build(discord_token="t"))
     assert len(problems) == 3
     assert all("(or" in p and "_4)" in p for p in problems)
 
@@ -148,16 +149,44 @@ def test_bad_channel_patterns_name_the_variable_and_entry(monkeypatch, raw, reas
 
 def test_custom_patterns_reach_the_routing_table(monkeypatch):
     monkeypatch.setenv("INSTANCE_1_CHANNEL_PATTERNS", " 잡담-* , talk ")
-    table = load_settings().settings.routing_table()
+    table = routing_table(load_settings().settings)
     assert table[1].patterns == ("잡담-*", "talk")
+    assert table[2].patterns == ("이미지생성-*", "*image*")
     assert table[4].patterns == ()
 
 
-def test_routing_table_services_follow_configured_keys():
-    settings = Settings(**{k.lower(): v for k, v in full_env().items()})
-    table = settings.routing_table()
-    assert table[3].services == {"chat", "image", "video"}
-    assert Settings(openai_api_key_1="k").routing_table()[1].services == {"chat"}
+def test_routing_table_areas_follow_configured_keys():
+    settings = Settings.build(**{k.lower(): v for k, v in full_env().items()})
+    table = routing_table(settings)
+    assert table[3].areas == {"chat", "image", "video"}
+    assert routing_table(Settings.build(openai_api_key_1="k"))[1].areas == {"chat"}
+    assert routing_table(Settings.build(stability_api_key_2="k"))[2].areas == {"image"}
+    assert routing_table(Settings.build(minimax_api_key="k"))[1].areas == {"image", "video"}
+
+
+def test_every_variable_name_belongs_to_exactly_one_section():
+    names = [n for s in Settings.SECTIONS.values() for n in s.model_fields]
+    assert len(names) == len(set(names))
+    assert {"discord_token", "redis_url", "openai_api_key_3", "log_dir", "health_file"} <= set(
+        names
+    )
+
+
+def test_settings_are_reached_through_their_sections(monkeypatch):
+    monkeypatch.setenv("REDIS_KEY_PREFIX", "bot2:")
+    monkeypatch.setenv("CLAIM_STEP", "0.3")
+    monkeypatch.setenv("DEV_GUILD_ID", "1234")
+    monkeypatch.setenv("HEALTH_INTERVAL", "7")
+    settings = load_settings().settings
+    assert settings.fleet.redis_key_prefix == "bot2:"
+    assert settings.fleet.claim_step == 0.3
+    assert settings.discord.dev_guild_id == 1234
+    assert settings.health.health_interval == 7.0
+
+
+def test_unknown_override_names_are_rejected():
+    with pytest.raises(TypeError, match="unknown settings: redis_uri"):
+        Settings.build(redis_uri="redis://x")
 
 
 def test_malformed_values_are_reported_without_their_content(monkeypatch):
@@ -177,7 +206,8 @@ def test_secrets_never_appear_in_repr_or_reports(monkeypatch):
     monkeypatch.setenv("INSTANCE_ID", "2")
     loaded = load_settings()
     assert SECRET not in repr(loaded.settings)
-    assert SECRET not in str(loaded.settings.model_dump())
+    for section in Settings.SECTIONS:
+        assert SECRET not in str(getattr(loaded.settings, section).model_dump())
     with pytest.raises(ConfigError) as caught:
         load_validated()
     assert SECRET not in caught.value.report()

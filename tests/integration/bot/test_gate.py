@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.coordination import Mode, RedisCoordinator
 from bot.gate import AnswerGate
+from bot.status import InstanceStatus
+from bot.store import Mode, redis_store
 from env_manager import Settings
 from sandbox.redis_server import free_port
 
@@ -16,16 +17,16 @@ STEP = 0.4
 async def fleet(prefix: str, url: str, ids=(1, 2, 3, 4)) -> dict[int, AnswerGate]:
     gates = {}
     for i in ids:
-        coordinator = RedisCoordinator(i, url, prefix=prefix, heartbeat_interval=0.2)
-        await coordinator.start(lambda i=i: {"instance_id": str(i)})
-        gates[i] = AnswerGate(Settings(instance_id=str(i)), coordinator, claim_step=STEP)
+        store = redis_store(i, url, prefix=prefix, heartbeat_interval=0.2)
+        await store.start(lambda i=i: InstanceStatus(str(i), "test", True, None, 0.0, "t", 1))
+        gates[i] = AnswerGate(Settings.build(instance_id=str(i)), store, claim_step=STEP)
     await asyncio.sleep(0.25)
     return gates
 
 
 async def close(gates: dict[int, AnswerGate]) -> None:
     for gate in gates.values():
-        await gate.coordinator.close()
+        await gate.store.close()
 
 
 async def answers(gates, event, channel, command) -> dict[int, tuple[bool, float]]:
@@ -61,7 +62,7 @@ async def test_each_event_has_exactly_one_winner_the_owner(key_prefix, redis_url
 
 async def test_owner_dead_but_not_yet_expired_is_covered_by_next_rank(key_prefix, redis_url):
     gates = await fleet(key_prefix, redis_url)
-    gates[1].coordinator._task.cancel()  # instance 1 dies; its heartbeat key lives on
+    gates[1].store.liveness._task.cancel()  # instance 1 dies; its heartbeat key lives on
     survivors = {i: g for i, g in gates.items() if i != 1}
     assert 1 in survivors[4].alive()
     result = await answers(survivors, "e-dead", "채팅방-1", "핑")
@@ -72,7 +73,7 @@ async def test_owner_dead_but_not_yet_expired_is_covered_by_next_rank(key_prefix
 
 async def test_after_the_ttl_the_fallback_answers_without_waiting(key_prefix, redis_url):
     gates = await fleet(key_prefix, redis_url)
-    await gates[1].coordinator.close()
+    await gates[1].store.close()
     await asyncio.sleep(0.3)  # one heartbeat: the survivors refresh their alive set
     survivors = {i: g for i, g in gates.items() if i != 1}
     assert 1 not in survivors[4].alive()
@@ -100,7 +101,7 @@ async def test_an_instance_that_cannot_serve_declines_to_the_next_rank(key_prefi
 async def test_redis_unreachable_means_static_routing_without_duplicates(key_prefix):
     dead_url = f"redis://127.0.0.1:{free_port()}/0"
     gates = await fleet(key_prefix, url=dead_url)
-    assert all(g.coordinator.mode is Mode.DEGRADED for g in gates.values())
+    assert all(g.store.mode is Mode.DEGRADED for g in gates.values())
     # Static: the configured owner answers, at once, even though nobody can claim.
     assert winners(await answers(gates, "s1", "채팅방-1", "채팅")) == [1]
     assert winners(await answers(gates, "s2", "general", "핑")) == [4]
@@ -110,7 +111,7 @@ async def test_redis_unreachable_means_static_routing_without_duplicates(key_pre
 
 
 async def test_single_process_mode_answers_everything_once():
-    gate = AnswerGate(Settings())
+    gate = AnswerGate(Settings.build())
     assert await gate.should_answer("1", "채팅방-1", "채팅") is True
     assert await gate.should_answer("1", "채팅방-1", "채팅") is False, "a replayed event"
     assert await gate.should_answer("2", "이미지생성-1", "이미지") is True

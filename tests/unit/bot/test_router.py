@@ -7,20 +7,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.router import (
-    COMMAND_SERVICES,
-    FALLBACK_INSTANCE,
-    INSTANCE_IDS,
+    COMMAND_AREAS,
     InstanceSpec,
     UnknownCommandError,
     alive_rank,
-    default_table,
     normalize_command,
     preference_order,
     route,
 )
 
+INSTANCE_IDS = (1, 2, 3, 4)
+FALLBACK_INSTANCE = 4
 ALL = set(INSTANCE_IDS)
-TABLE = default_table()
+# The documented default fleet, written out by hand: every instance holds its own role's keys.
+TABLE = {
+    1: InstanceSpec(1, "chat", ("채팅방-*", "*chat*"), frozenset({"chat"})),
+    2: InstanceSpec(2, "image", ("이미지생성-*", "*image*"), frozenset({"image"})),
+    3: InstanceSpec(3, "video", ("비디오생성-*", "*video*"), frozenset({"video"})),
+    4: InstanceSpec(4, "admin", (), frozenset({"chat", "image", "video"})),
+}
 
 
 @pytest.mark.parametrize(
@@ -85,7 +90,7 @@ channels = st.one_of(
     st.sampled_from(["채팅방-1", "이미지생성-2", "비디오생성-9", "general", "chat", "x-image-y"]),
     st.text(min_size=1, max_size=20),
 )
-commands = st.sampled_from(sorted(COMMAND_SERVICES))
+commands = st.sampled_from(sorted(COMMAND_AREAS))
 alive_sets = st.sets(st.sampled_from(INSTANCE_IDS), min_size=1)
 
 
@@ -96,7 +101,7 @@ def test_exactly_one_owner_that_serves_the_command(channel, command, alive):
     assert len(set(decision.order)) == len(decision.order), "order has no repeats"
     if decision.instance is None:
         # Nobody alive can serve it: only possible for a provider command.
-        assert COMMAND_SERVICES[command] is not None
+        assert COMMAND_AREAS[command] is not None
         assert not (alive & set(decision.order))
     else:
         assert owners == [decision.instance]

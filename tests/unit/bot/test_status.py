@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.status import Counters, RecentCount
+from bot.status import Counters, CounterSnapshot, InstanceStatus, RecentCount
 
 
 class Clock:
@@ -34,10 +34,38 @@ def test_in_flight_follows_started_and_finished_work():
     counters.record_handled("a")
     counters.record_failed("b")
     assert counters.in_flight == 0
-    assert counters.as_dict() == {
-        "handled": 1,
-        "failed": 1,
-        "in_flight": 0,
-        "handled_1h": 1,
-        "failed_1h": 1,
-    }
+    assert counters.snapshot() == CounterSnapshot(
+        handled=1, failed=1, in_flight=0, handled_1h=1, failed_1h=1
+    )
+
+
+def test_dropped_work_is_neither_handled_nor_failed():
+    counters = Counters()
+    counters.started("a")
+    counters.dropped("a")
+    assert counters.snapshot() == CounterSnapshot()
+
+
+def test_status_travels_as_json_and_comes_back_equal():
+    status = InstanceStatus(
+        instance_id="3",
+        role="video",
+        ready=True,
+        latency_ms=None,
+        uptime_s=12.5,
+        version="0.1.0",
+        pid=42,
+        counters=CounterSnapshot(handled=2, in_flight=1),
+        coordination="warming",
+        providers={"minimax": True, "openai": False},
+        updated_at=1_700_000_000.0,
+    )
+    assert InstanceStatus.from_json(status.to_json()) == status
+
+
+def test_status_from_an_older_or_newer_peer_is_read_with_defaults():
+    peer = InstanceStatus.from_json('{"instance_id": 2, "ready": true, "extra": [1]}')
+    assert peer.instance_id == "2"
+    assert peer.ready is True
+    assert peer.counters == CounterSnapshot()
+    assert peer.latency_ms is None and peer.version == "?"

@@ -1,4 +1,4 @@
-"""/핑, /상태, /인스턴스: fleet utilities every instance serves."""
+"""/핑, /상태, /인스턴스: the Discord side of the fleet utilities."""
 
 from __future__ import annotations
 
@@ -8,15 +8,34 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answering import guarded_autocomplete
 from bot.channels import route_channel_name
-from commands._utility_embeds import fleet_status_embed, instances_embed, ping_embed
 from commands._validation import clean_text
+from commands.utility._embeds import fleet_status_embed, instances_embed, ping_embed
+from commands.utility._views import status_view
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
 
-# Discord channel names are at most 100 characters.
+# Discord channel names are at most 100 characters; autocomplete shows at most 25 choices.
 CHANNEL_NAME_MAX = 100
+MAX_CHOICES = 25
+
+
+async def fleet_status(bot: MultiInstanceBot) -> discord.Embed:
+    """The /상태 embed as this instance sees the fleet now."""
+    snapshots = await bot.store.liveness.snapshots()
+    stale_after = 2 * bot.settings.fleet.heartbeat_interval
+    return fleet_status_embed(
+        bot.status(), snapshots, bot.store.mode.value, stale_after_s=stale_after
+    )
+
+
+def channel_choices(names: list[str], typed: str) -> list[app_commands.Choice[str]]:
+    """Channel names containing what the user typed (case-insensitive), at most 25."""
+    needle = typed.strip().removeprefix("#").casefold()
+    matching = [name for name in names if needle in name.casefold()]
+    return [app_commands.Choice(name=name, value=name) for name in matching[:MAX_CHOICES]]
 
 
 class UtilityCommands(commands.Cog):
@@ -29,11 +48,8 @@ class UtilityCommands(commands.Cog):
 
     @app_commands.command(name="상태", description="모든 봇 인스턴스의 상태를 보여줘요")
     async def status(self, interaction: discord.Interaction) -> None:
-        snapshots = await self.bot.coordinator.snapshots()
-        mode = self.bot.coordinator.mode.value
-        stale_after = 2 * self.bot.settings.heartbeat_interval
-        embed = fleet_status_embed(self.bot.status(), snapshots, mode, stale_after_s=stale_after)
-        await interaction.response.send_message(embed=embed)
+        embed = await fleet_status(self.bot)
+        await interaction.response.send_message(embed=embed, view=status_view())
 
     @app_commands.command(
         name="인스턴스", description="인스턴스 역할표와 이 채널의 담당을 보여줘요"
@@ -51,6 +67,11 @@ class UtilityCommands(commands.Cog):
         )
         await interaction.response.send_message(embed=embed)
 
-
-async def setup(bot: MultiInstanceBot) -> None:
-    await bot.add_cog(UtilityCommands(bot))
+    @instances.autocomplete("channel")
+    @guarded_autocomplete
+    async def instances_channel_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        guild = interaction.guild
+        names = [c.name for c in guild.text_channels] if guild is not None else []
+        return channel_choices(names, current)

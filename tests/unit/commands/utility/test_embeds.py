@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from bot.router import default_table, route
-from bot.status import Counters, InstanceStatus
+from bot.router import InstanceSpec, route
+from bot.status import CounterSnapshot, InstanceStatus
 from commands._formatting import format_duration, format_latency
-from commands._utility_embeds import fleet_status_embed, instances_embed, ping_embed
 from commands._validation import clean_text
+from commands.utility._cog import channel_choices
+from commands.utility._embeds import fleet_status_embed, instances_embed, ping_embed
 from services.errors import InvalidInputError
 
-TABLE = default_table()
+TABLE = {
+    1: InstanceSpec(1, "chat", ("채팅방-*", "*chat*"), frozenset({"chat"})),
+    2: InstanceSpec(2, "image", ("이미지생성-*", "*image*"), frozenset({"image"})),
+    3: InstanceSpec(3, "video", ("비디오생성-*", "*video*"), frozenset({"video"})),
+    4: InstanceSpec(4, "admin", (), frozenset({"chat", "image", "video"})),
+}
 
 
 def decide(channel, command):
@@ -27,7 +33,7 @@ def status(**overrides) -> InstanceStatus:
         uptime_s=3725,
         version="0.1.0",
         pid=1,
-        counters=Counters(handled=7, failed=1, running={"a", "b"}),
+        counters=CounterSnapshot(handled=7, failed=1, in_flight=2),
     )
     return InstanceStatus(**(base | overrides))
 
@@ -79,10 +85,9 @@ def fields_of(embed) -> dict[str, str]:
 
 
 def test_fleet_status_lists_every_instance_online_or_offline():
-    me = status(instance_id="4", role="admin")
-    me.counters.record_handled()
-    peer = status(instance_id="1", latency_ms=12.0, uptime_s=59).as_dict()
-    embed = fleet_status_embed(me, {1: peer, 4: me.as_dict()}, "redis")
+    me = status(instance_id="4", role="admin", counters=CounterSnapshot(handled_1h=1, in_flight=2))
+    peer = status(instance_id="1", latency_ms=12.0, uptime_s=59)
+    embed = fleet_status_embed(me, {1: peer, 4: me}, "redis")
     fields = fields_of(embed)
     assert embed.title == "📊 봇 상태 — 2/4 온라인"
     assert list(fields) == ["🟢 #1 채팅", "#2 이미지", "#3 비디오", "🟢 #4 관리·예비"]
@@ -97,7 +102,7 @@ def test_fleet_status_lists_every_instance_online_or_offline():
 
 def test_fleet_status_marks_a_silent_heartbeat():
     me = status(instance_id="4", role="admin")
-    silent = status(instance_id="1").as_dict() | {"updated_at": 1000.0}
+    silent = status(instance_id="1", updated_at=1000.0)
     embed = fleet_status_embed(me, {1: silent}, "redis", stale_after_s=4, now=1005.0)
     fields = fields_of(embed)
     assert fields["🟠 #1 채팅"] == "응답 없음 (5초째)"
@@ -157,3 +162,27 @@ def test_text_options_reject_blank_and_too_long_in_korean(value, message):
 
 def test_text_options_are_trimmed():
     assert clean_text("  채팅방-1 ", label="채널", max_length=100) == "채팅방-1"
+
+
+CHANNEL_NAMES = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general", "Chat-Lounge"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", ["채팅방-1", "이미지생성-1", "비디오생성-1", "general", "Chat-Lounge"]),
+        ("채팅", ["채팅방-1"]),
+        ("#이미지", ["이미지생성-1"]),
+        ("CHAT", ["Chat-Lounge"]),
+        ("없는채널", []),
+    ],
+)
+def test_channel_autocomplete_matches_what_was_typed(typed, expected):
+    assert [c.value for c in channel_choices(CHANNEL_NAMES, typed)] == expected
+
+
+def test_channel_autocomplete_offers_at_most_25():
+    names = [f"방-{n}" for n in range(40)]
+    choices = channel_choices(names, "방")
+    assert len(choices) == 25
+    assert choices[0].name == "방-0" and choices[-1].name == "방-24"

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import discord
 
-from bot.coordination import Snapshot
-from bot.router import DEFAULT_ROLES, FALLBACK_INSTANCE, Decision, RoutingTable
+from bot.router import Decision, RoutingTable
 from bot.status import InstanceStatus
 from commands._formatting import (
     ROLE_COMMANDS,
@@ -19,6 +18,7 @@ from commands._formatting import (
     responder_label,
     role_label,
 )
+from env_manager import INSTANCE_ROLES
 
 COLOR_OK = discord.Colour.green()
 COLOR_INFO = discord.Colour.blurple()
@@ -54,19 +54,19 @@ COORDINATION_LABELS: dict[str, str] = {
 }
 
 
-def _instance_field(snapshot: Snapshot) -> str:
-    counters = snapshot.get("counters") or {}
+def _instance_field(status: InstanceStatus) -> str:
+    counters = status.counters
     return (
-        f"지연 {format_latency(snapshot.get('latency_ms'))} · "
-        f"가동 {format_duration(float(snapshot.get('uptime_s') or 0))}\n"
-        f"1시간 처리 {counters.get('handled_1h', 0)} · 실패 {counters.get('failed_1h', 0)}\n"
-        f"진행 중 {counters.get('in_flight', 0)}"
+        f"지연 {format_latency(status.latency_ms)} · "
+        f"가동 {format_duration(status.uptime_s)}\n"
+        f"1시간 처리 {counters.handled_1h} · 실패 {counters.failed_1h}\n"
+        f"진행 중 {counters.in_flight}"
     )
 
 
 def fleet_status_embed(
     me: InstanceStatus,
-    snapshots: dict[int, Snapshot] | None,
+    snapshots: dict[int, InstanceStatus] | None,
     mode: str,
     *,
     stale_after_s: float = 4.0,
@@ -82,29 +82,29 @@ def fleet_status_embed(
     online = 0
     fields: list[tuple[str, str]] = []
     if me.instance_id == "all":
-        fields.append((f"🟢 {role_label(me.role)}", _instance_field(me.as_dict())))
+        fields.append((f"🟢 {role_label(me.role)}", _instance_field(me)))
         online = 1
     else:
         known = dict(snapshots) if snapshots is not None else {}
-        known[int(me.instance_id)] = me.as_dict()  # our own view is the freshest
-        for spec_id, role in DEFAULT_ROLES.items():
+        known[int(me.instance_id)] = me  # our own view is the freshest
+        for spec_id, role in INSTANCE_ROLES.items():
             snapshot = known.get(spec_id)
             if snapshot is None:
                 state = "⚪ 알 수 없음" if snapshots is None else "🔴 오프라인"
                 fields.append((f"#{spec_id} {role_label(role)}", state))
                 continue
-            silent_s = now - float(snapshot.get("updated_at") or now)
+            silent_s = now - snapshot.updated_at
             if silent_s > stale_after_s:
                 fields.append(
                     (f"🟠 #{spec_id} {role_label(role)}", f"응답 없음 ({silent_s:.0f}초째)")
                 )
                 continue
             online += 1
-            icon = "🟢" if snapshot.get("ready") else "🟡"
+            icon = "🟢" if snapshot.ready else "🟡"
             fields.append((f"{icon} #{spec_id} {role_label(role)}", _instance_field(snapshot)))
         if snapshots is None:
             description += "\n다른 인스턴스의 상태는 Redis가 돌아오면 보여요."
-    total = 1 if me.instance_id == "all" else len(DEFAULT_ROLES)
+    total = 1 if me.instance_id == "all" else len(INSTANCE_ROLES)
     embed = discord.Embed(
         title=f"📊 봇 상태 — {online}/{total} 온라인",
         description=description,
@@ -141,7 +141,7 @@ def instances_embed(
     for spec in sorted(table.values(), key=lambda s: s.id):
         patterns = (
             ", ".join(f"`{p}`" for p in spec.patterns)
-            if spec.id != FALLBACK_INSTANCE
+            if not spec.is_fallback
             else "그 밖의 모든 채널, DM, 다른 인스턴스 대신"
         )
         commands = " ".join(f"/{c}" for c in ROLE_COMMANDS[spec.role])

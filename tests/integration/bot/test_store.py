@@ -1,30 +1,42 @@
-"""Coordination on a real Redis: liveness, atomic claims, IDENTIFY spacing, sync, outages."""
+"""The fleet store on a real Redis: liveness, atomic claims, IDENTIFY spacing, sync, outages."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 
 import pytest
 
-from bot.coordination import (
-    LocalCoordinator,
-    Mode,
-    RedisCoordinator,
-    restart_backoff,
-)
+from bot.status import InstanceStatus
+from bot.store import FleetStore, Mode, local_store, redis_store
+from bot.store.startup import restart_backoff
 from bot.tasks import stop_task
 from sandbox.redis_server import free_port
 
 
+def status(instance: int, **fields: object) -> InstanceStatus:
+    values: dict = {
+        "instance_id": str(instance),
+        "role": "test",
+        "ready": True,
+        "latency_ms": 5.0,
+        "uptime_s": 1.0,
+        "version": "test",
+        "pid": 1,
+        "updated_at": 1_700_000_000.0,
+    }
+    return InstanceStatus(**(values | fields))
+
+
 def snapshot_of(instance: int):
-    return lambda: {"instance_id": str(instance), "role": "test", "ready": True}
+    return lambda: status(instance)
 
 
-def make(instance: int, prefix: str, url: str, **kwargs) -> RedisCoordinator:
+def make(instance: int, prefix: str, url: str, **kwargs) -> FleetStore:
     kwargs.setdefault("heartbeat_interval", 0.2)
-    return RedisCoordinator(instance, url, prefix=prefix, **kwargs)
+    return redis_store(instance, url, prefix=prefix, **kwargs)
 
 
 async def test_instances_see_each_other_alive_and_leave_on_close(key_prefix, redis_url):
@@ -32,12 +44,13 @@ async def test_instances_see_each_other_alive_and_leave_on_close(key_prefix, red
     await one.start(snapshot_of(1))
     await four.start(snapshot_of(4))
     await asyncio.sleep(0.3)
-    assert one.alive_view().alive == {1, 4} and one.alive_view().trusted
-    snapshots = await four.snapshots()
-    assert set(snapshots) == {1, 4} and snapshots[1]["instance_id"] == "1"
+    assert one.liveness.alive_view().alive == {1, 4} and one.liveness.alive_view().trusted
+    snapshots = await four.liveness.snapshots()
+    assert set(snapshots) == {1, 4} and snapshots[1].instance_id == "1"
+    assert snapshots[4] == status(4), "the snapshot comes back as it was published"
     await one.close()
     await asyncio.sleep(0.3)
-    assert four.alive_view().alive == {4}
+    assert four.liveness.alive_view().alive == {4}
     await four.close()
 
 
@@ -45,41 +58,39 @@ async def test_a_killed_instance_drops_out_after_its_ttl(key_prefix, redis_url):
     one, four = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
     await one.start(snapshot_of(1))
     await four.start(snapshot_of(4))
-    one._task.cancel()  # dies without saying goodbye, like SIGKILL
+    one.liveness._task.cancel()  # dies without saying goodbye, like SIGKILL
     await asyncio.sleep(0.25)
-    assert 1 in four.alive_view().alive, "still alive inside the TTL (3 x 0.2 s)"
+    assert 1 in four.liveness.alive_view().alive, "still alive inside the TTL (3 x 0.2 s)"
     await asyncio.sleep(0.7)
-    assert four.alive_view().alive == {4}
+    assert four.liveness.alive_view().alive == {4}
     await four.close()
 
 
 async def test_claim_is_atomic_under_concurrency(key_prefix, redis_url):
-    coordinators = [make(i % 4 + 1, key_prefix, redis_url) for i in range(40)]
-    for c in coordinators:
-        c._mode = Mode.REDIS
-    results = await asyncio.gather(*(c.claim("1234567890") for c in coordinators * 5))
+    stores = [make(i % 4 + 1, key_prefix, redis_url) for i in range(40)]
+    results = await asyncio.gather(*(s.claims.claim("1234567890") for s in stores * 5))
     assert results.count(True) == 1
     assert results.count(False) == len(results) - 1
-    assert await coordinators[0].claim("msg:1234567890") is True, "message ids are separate keys"
-    for c in coordinators:
-        await c.redis.aclose()
+    assert await stores[0].claims.claim("msg:1234567890") is True, "message ids are separate"
+    for s in stores:
+        await s.close()
 
 
 async def test_claims_expire_with_the_interaction_token(key_prefix, redis_client, redis_url):
-    coordinator = make(2, key_prefix, redis_url)
-    assert await coordinator.claim("42") is True
+    store = make(2, key_prefix, redis_url)
+    assert await store.claims.claim("42") is True
     ttl = await redis_client.ttl(f"{key_prefix}claim:42")
     assert 890 < ttl <= 900
     assert await redis_client.get(f"{key_prefix}claim:42") == "2"
-    await coordinator.redis.aclose()
+    await store.close()
 
 
 async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_client, redis_url):
     fleet = [make(i, key_prefix, redis_url, identify_spacing=0.4) for i in (1, 2, 3, 4)]
     started = time.monotonic()
 
-    async def identify(c: RedisCoordinator) -> float:
-        await c.wait_identify_slot(initial=True)
+    async def identify(c: FleetStore) -> float:
+        await c.startup.wait_identify_slot(initial=True)
         return time.monotonic() - started
 
     times = sorted(await asyncio.gather(*(identify(c) for c in fleet)))
@@ -88,7 +99,7 @@ async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_clie
     day = time.strftime("%Y%m%d", time.gmtime())
     assert await redis_client.get(f"{key_prefix}identify:count:{day}") == "4"
     for c in fleet:
-        await c.redis.aclose()
+        await c.close()
 
 
 def test_restart_backoff_grows_then_caps():
@@ -98,24 +109,25 @@ def test_restart_backoff_grows_then_caps():
 
 
 async def test_restart_delay_counts_quick_restarts(key_prefix, redis_url):
-    coordinator = make(3, key_prefix, redis_url)
-    delays = [await coordinator.restart_delay() for _ in range(5)]
+    store = make(3, key_prefix, redis_url)
+    delays = [await store.startup.restart_delay() for _ in range(5)]
     assert delays == [0, 0, 0, 5, 10]
-    await coordinator.redis.aclose()
+    await store.close()
 
 
 async def test_only_one_instance_syncs_and_only_when_the_tree_changed(key_prefix, redis_url):
     fleet = [make(i, key_prefix, redis_url) for i in (1, 2, 3, 4)]
-    begun = await asyncio.gather(*(c.begin_sync("global", "hash-a") for c in fleet))
+    starts = [c.startup for c in fleet]
+    begun = await asyncio.gather(*(s.begin_sync("global", "hash-a") for s in starts))
     assert begun.count(True) == 1
-    syncer = fleet[begun.index(True)]
+    syncer = starts[begun.index(True)]
     await syncer.end_sync("global", "hash-a")
-    assert [await c.begin_sync("global", "hash-a") for c in fleet] == [False] * 4
-    assert await fleet[0].begin_sync("global", "hash-b") is True
-    await fleet[0].end_sync("global", None)  # upload failed: hash unchanged, lock released
-    assert await fleet[1].begin_sync("global", "hash-b") is True
+    assert [await s.begin_sync("global", "hash-a") for s in starts] == [False] * 4
+    assert await starts[0].begin_sync("global", "hash-b") is True
+    await starts[0].end_sync("global", None)  # upload failed: hash unchanged, lock released
+    assert await starts[1].begin_sync("global", "hash-b") is True
     for c in fleet:
-        await c.redis.aclose()
+        await c.close()
 
 
 async def test_unreachable_redis_degrades_without_blocking(key_prefix):
@@ -123,10 +135,10 @@ async def test_unreachable_redis_degrades_without_blocking(key_prefix):
     started = time.monotonic()
     await dead.start(snapshot_of(1))
     assert dead.mode is Mode.DEGRADED
-    assert dead.alive_view().trusted is False
-    assert await dead.claim("1") is None
-    assert await dead.snapshots() is None
-    assert await dead.restart_delay() == 0
+    assert dead.liveness.alive_view().trusted is False
+    assert await dead.claims.claim("1") is None
+    assert await dead.liveness.snapshots() is None
+    assert await dead.startup.restart_delay() == 0
     assert time.monotonic() - started < 5
     await dead.close()
 
@@ -146,40 +158,50 @@ async def test_outage_then_recovery_without_restart(key_prefix, private_redis):
     assert four.mode in (Mode.WARMING, Mode.REDIS)
     await asyncio.sleep(0.7)
     assert four.mode is Mode.REDIS
-    assert four.alive_view().alive == {1, 4}
-    assert await four.claim("after-outage") is True
+    assert four.liveness.alive_view().alive == {1, 4}
+    assert await four.claims.claim("after-outage") is True
     await one.close()
     await four.close()
 
 
-async def test_local_coordinator_spaces_only_re_identifies(monkeypatch):
+async def test_local_store_spaces_only_re_identifies(monkeypatch):
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
-    local = LocalCoordinator()
-    await local.wait_identify_slot(initial=True)
-    await local.wait_identify_slot(initial=False)
+    local = local_store()
+    await local.startup.wait_identify_slot(initial=True)
+    await local.startup.wait_identify_slot(initial=False)
     assert slept == [5.5]
 
 
-async def test_local_coordinator_answers_each_event_once():
-    local = LocalCoordinator()
-    assert await local.claim("7") is True
-    assert await local.claim("7") is False
-    assert local.mode is Mode.LOCAL and not local.alive_view().trusted
-    assert await local.begin_sync("global", "x") is True
+async def test_local_store_answers_each_event_once():
+    local = local_store()
+    assert await local.claims.claim("7") is True
+    assert await local.claims.claim("7") is False
+    assert local.mode is Mode.LOCAL and not local.liveness.alive_view().trusted
+    assert await local.startup.begin_sync("global", "x") is True
 
 
 @pytest.mark.parametrize("instance", [1, 4])
-async def test_snapshot_survives_non_json_values(key_prefix, instance, redis_url):
-    coordinator = make(instance, key_prefix, redis_url)
-    await coordinator.start(lambda: {"started": time, "ready": True})
-    snapshots = await coordinator.snapshots()
-    assert snapshots[instance]["ready"] is True
-    await coordinator.close()
+async def test_a_peer_of_another_version_is_still_read(
+    key_prefix, instance, redis_client, redis_url
+):
+    # A rolling update mixes versions: unknown fields are ignored, missing ones defaulted.
+    await redis_client.set(
+        f"{key_prefix}instance:{instance}",
+        json.dumps(
+            {"instance_id": str(instance), "ready": True, "future": 1, "counters": {"handled": 3}}
+        ),
+    )
+    store = make(2, key_prefix, redis_url)
+    snapshots = await store.liveness.snapshots()
+    assert snapshots[instance].ready is True
+    assert snapshots[instance].counters.handled == 3
+    assert snapshots[instance].counters.failed_1h == 0
+    await store.close()
 
 
 async def test_close_ends_the_heartbeat_even_if_a_cancel_is_lost(key_prefix):
@@ -203,15 +225,15 @@ async def test_close_ends_the_heartbeat_even_if_a_cancel_is_lost(key_prefix):
 async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix, redis_url):
     calls = {"n": 0}
 
-    def flaky() -> dict[str, object]:
+    def flaky() -> InstanceStatus:
         calls["n"] += 1
         if calls["n"] == 2:
             raise ValueError("bug in a status field")
-        return {"instance_id": "3", "n": calls["n"]}
+        return status(3, uptime_s=float(calls["n"]))
 
-    coordinator = make(3, key_prefix, redis_url)
-    await coordinator.start(flaky)
+    store = make(3, key_prefix, redis_url)
+    await store.start(flaky)
     await asyncio.sleep(0.7)
     assert calls["n"] >= 3, "the loop kept beating after the failure"
-    assert (await coordinator.snapshots())[3]["n"] >= 3
-    await coordinator.close()
+    assert (await store.liveness.snapshots())[3].uptime_s >= 3
+    await store.close()

@@ -1,0 +1,239 @@
+"""The one answering path: every event the fleet may answer goes through here.
+
+Slash commands, autocomplete, component presses, modal submits and routed chat messages
+(and, next, job deliveries) are each turned into an `Event` and then: routed and claimed
+(`AnswerGate`), counted (started / handled / failed / dropped), run, and on failure
+mapped to a Korean message for the user and an English log line for the operator.
+discord.py hands those kinds to different places (the command tree, the view store,
+listeners), so each entry point is a thin adapter onto `AnswerPath`; see
+ARCHITECTURE.md, "One answering path".
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import discord
+
+from bot.channels import route_channel_name
+from bot.gate import AnswerGate
+from bot.logging_setup import get_logger
+from bot.status import Counters
+from services.errors import UserFacingError
+
+log = get_logger("bot.answering")
+
+# Discord error codes meaning "someone else already answered / too late": not user-visible.
+ALREADY_HANDLED_CODES = frozenset({40060, 10062})
+GENERIC_FAILURE = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
+
+
+class EventKind(StrEnum):
+    COMMAND = "command"
+    AUTOCOMPLETE = "autocomplete"
+    COMPONENT = "component"
+    MODAL = "modal"
+    MESSAGE = "message"
+
+
+# Kinds that are work for /상태's counters; autocomplete is keystrokes, not work.
+COUNTED_KINDS = frozenset(
+    {EventKind.COMMAND, EventKind.COMPONENT, EventKind.MODAL, EventKind.MESSAGE}
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """What the path needs to know of an event, whatever its kind."""
+
+    kind: EventKind
+    key: str  # the claim key: the interaction id, or `msg:<message id>`
+    command: str  # the command it routes as (a button routes as its area's command)
+    channel_name: str | None  # a thread's parent name; None in a DM
+    guild_id: int | None = None
+    user_id: int | None = None
+
+    def log_fields(self) -> dict[str, object]:
+        return {
+            "event_kind": self.kind.value,
+            "event_key": self.key,
+            "command": self.command,
+            "channel": self.channel_name,
+            "guild_id": self.guild_id,
+            "user_id": self.user_id,
+        }
+
+
+INTERACTION_KINDS: dict[discord.InteractionType, EventKind] = {
+    discord.InteractionType.application_command: EventKind.COMMAND,
+    discord.InteractionType.autocomplete: EventKind.AUTOCOMPLETE,
+    discord.InteractionType.component: EventKind.COMPONENT,
+    discord.InteractionType.modal_submit: EventKind.MODAL,
+}
+
+
+def interaction_event(
+    interaction: discord.Interaction, client: discord.Client, *, command: str | None = None
+) -> Event:
+    """The event of an interaction; components and modals pass their area's `command`."""
+    name = command if command is not None else str((interaction.data or {}).get("name", ""))
+    return Event(
+        kind=INTERACTION_KINDS.get(interaction.type, EventKind.COMMAND),
+        key=str(interaction.id),
+        command=name,
+        channel_name=route_channel_name(interaction.channel, client),
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id if interaction.user else None,
+    )
+
+
+def message_event(message: discord.Message, client: discord.Client, command: str) -> Event:
+    return Event(
+        kind=EventKind.MESSAGE,
+        key=f"msg:{message.id}",
+        command=command,
+        channel_name=route_channel_name(message.channel, client),
+        guild_id=message.guild.id if message.guild else None,
+        user_id=message.author.id,
+    )
+
+
+def user_message_for(exc: BaseException) -> str | None:
+    """The Korean text the user sees for a failure, or None when nothing must be shown."""
+    if isinstance(exc, discord.HTTPException) and exc.code in ALREADY_HANDLED_CODES:
+        return None  # another instance answered first, or the window closed
+    if isinstance(exc, UserFacingError):
+        return exc.user_message
+    return GENERIC_FAILURE
+
+
+ErrorReply = Callable[[str], Awaitable[None]]
+
+
+class AnswerPath:
+    def __init__(self, gate: AnswerGate, counters: Counters) -> None:
+        self.gate = gate
+        self.counters = counters
+
+    async def admit(self, event: Event) -> bool:
+        """Route and claim: True when this instance answers `event`."""
+        if not await self.gate.should_answer(event.key, event.channel_name, event.command):
+            log.debug("event_not_ours", **event.log_fields())
+            return False
+        if event.kind in COUNTED_KINDS:
+            self.counters.started(event.key)
+        return True
+
+    def finished(self, event: Event) -> None:
+        if event.kind in COUNTED_KINDS:
+            self.counters.record_handled(event.key)
+
+    def failed(self, event: Event, exc: BaseException) -> str | None:
+        """Count and log a failure; return the Korean message to show, if any."""
+        message = user_message_for(exc)
+        if message is None:
+            log.debug(
+                "event_taken_elsewhere", code=getattr(exc, "code", None), **event.log_fields()
+            )
+            self.counters.dropped(event.key)
+            return None
+        if event.kind in COUNTED_KINDS:
+            self.counters.record_failed(event.key)
+        if isinstance(exc, UserFacingError):
+            log.info("event_rejected", reason=exc.log_message, **event.log_fields())
+        else:
+            log.error("event_failed", exc_info=exc, **event.log_fields())
+        return message
+
+    async def handle(
+        self, event: Event, work: Callable[[], Awaitable[None]], reply_error: ErrorReply
+    ) -> bool:
+        """Admit, run `work`, count it and show a failure; True if this instance answered."""
+        if not await self.admit(event):
+            return False
+        started = time.monotonic()
+        try:
+            await work()
+        except Exception as exc:
+            message = self.failed(event, exc)
+            if message is not None:
+                await reply_error(message)
+            return True
+        self.finished(event)
+        log.debug(
+            "event_answered",
+            duration_ms=round((time.monotonic() - started) * 1000),
+            **event.log_fields(),
+        )
+        return True
+
+
+AutocompleteCallback = TypeVar("AutocompleteCallback", bound=Callable[..., Awaitable[Any]])
+
+
+def guarded_autocomplete(func: AutocompleteCallback) -> AutocompleteCallback:
+    """Wrap an autocomplete callback so a failure takes the answering path.
+
+    discord.py swallows autocomplete exceptions with a log line of its own and leaves the
+    user with "loading options failed"; guarded, the failure is counted and logged like
+    any other and the user gets an empty list at once. Every autocomplete callback in
+    `commands/` uses this (a test checks).
+    """
+
+    @functools.wraps(func)
+    async def guarded(*args: Any) -> Any:
+        interaction = next(a for a in args if isinstance(a, discord.Interaction))
+        try:
+            return await func(*args)
+        except Exception as exc:
+            answers: AnswerPath = interaction.client.answers  # type: ignore[attr-defined]
+            answers.failed(interaction_event(interaction, interaction.client), exc)
+            return []
+
+    guarded.__mib_guarded__ = True  # type: ignore[attr-defined]
+    return guarded  # type: ignore[return-value]
+
+
+# ---- showing an error where the user will see it ----
+
+
+async def reply_error(interaction: discord.Interaction, message: str) -> None:
+    """Show `message` for a failed interaction, whatever was already sent.
+
+    Before any response: a private message. After a deferral ("thinking…"): the error
+    replaces the placeholder, because Discord ignores the ephemeral flag on the first
+    followup after a deferral and a placeholder left alone spins forever; a command
+    that wants its errors private defers ephemerally. After a real response: a private
+    followup. Autocomplete can only show choices: none.
+    """
+    response = interaction.response
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            if not response.is_done():
+                await response.autocomplete([])
+        elif not response.is_done():
+            await response.send_message(message, ephemeral=True)
+        elif response.type is discord.InteractionResponseType.deferred_channel_message:
+            await interaction.edit_original_response(
+                content=f"⚠️ {message}", embeds=[], attachments=[], view=None
+            )
+        else:
+            await interaction.followup.send(message, ephemeral=True)
+    except discord.HTTPException as exc:
+        if exc.code in ALREADY_HANDLED_CODES:
+            log.debug("reply_already_handled", code=exc.code, interaction_id=interaction.id)
+        else:
+            log.warning("error_reply_failed", status=exc.status, code=exc.code)
+
+
+async def reply_error_to_message(message: discord.Message, text: str) -> None:
+    """A routed chat message that failed gets a reply saying so (never a traceback)."""
+    try:
+        await message.reply(text, mention_author=False)
+    except discord.HTTPException as exc:
+        log.warning("error_reply_failed", status=exc.status, code=exc.code)

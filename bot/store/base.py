@@ -1,0 +1,79 @@
+"""What the bot needs from the fleet's shared state, one interface per concern.
+
+Each concern (liveness, claims, start-up coordination; conversation memory, jobs and
+quotas next) has an in-process implementation for single-process mode and a Redis one
+for the fleet. See ARCHITECTURE.md, "The fleet store".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.status import InstanceStatus
+
+StatusSource = Callable[[], InstanceStatus]
+
+
+class Mode(StrEnum):
+    LOCAL = "local"  # single process, nothing shared
+    REDIS = "redis"  # connected and trusted
+    WARMING = "warming"  # reconnected; liveness view not yet complete
+    DEGRADED = "degraded"  # Redis unreachable: static routing
+
+
+@dataclass(frozen=True)
+class AliveView:
+    alive: frozenset[int]
+    trusted: bool  # False: use static routing, the view may be incomplete
+
+
+class Liveness(ABC):
+    """Who is alive: this instance announces itself; peers' snapshots are readable."""
+
+    @abstractmethod
+    async def start(self, status: StatusSource) -> None:
+        """Announce this instance and keep announcing it until `close`."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def alive_view(self) -> AliveView: ...
+
+    @abstractmethod
+    async def snapshots(self) -> dict[int, InstanceStatus] | None:
+        """Latest status of every alive instance, or None when shared state is unreachable."""
+
+
+class Claims(ABC):
+    """Exactly-once: the first claimer of an event answers it."""
+
+    @abstractmethod
+    async def claim(self, key: str) -> bool | None:
+        """Atomically take `key` (e.g. `123` or `msg:456`): True won, False lost, None unknown."""
+
+
+class StartupGuard(ABC):
+    """Start-up steps the fleet must take one at a time (Discord's limits are per token)."""
+
+    @abstractmethod
+    async def wait_identify_slot(self, *, initial: bool) -> None:
+        """Return when this process may IDENTIFY without breaking the fleet's spacing.
+
+        `initial` is discord.py's flag for the first IDENTIFY of the process.
+        """
+
+    @abstractmethod
+    async def restart_delay(self) -> float:
+        """Seconds to wait before connecting, growing when this instance restarts in a loop."""
+
+    @abstractmethod
+    async def begin_sync(self, scope: str, digest: str) -> bool:
+        """True if this instance must upload the command tree for `scope` now."""
+
+    @abstractmethod
+    async def end_sync(self, scope: str, digest: str | None) -> None:
+        """Record the uploaded `digest` (None: the upload failed) and release the lock."""

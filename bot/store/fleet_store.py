@@ -1,0 +1,81 @@
+"""The fleet store: one object holding every shared-state concern of this instance.
+
+`open_store(settings)` picks in-process stores for single-process mode and Redis
+stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness`,
+`store.claims`, `store.startup` and `store.mode`, never Redis directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.store.base import Claims, Liveness, Mode, StartupGuard, StatusSource
+from bot.store.claims import LocalClaims, RedisClaims
+from bot.store.liveness import LocalLiveness, RedisLiveness
+from bot.store.redis_link import RedisLink
+from bot.store.startup import IDENTIFY_SPACING_S, LocalStartup, RedisStartup
+from env_manager import INSTANCE_IDS, Settings
+
+
+@dataclass
+class FleetStore:
+    liveness: Liveness
+    claims: Claims
+    startup: StartupGuard
+    link: RedisLink | None = None  # None: single-process, nothing shared
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.LOCAL if self.link is None else self.link.mode
+
+    async def start(self, status: StatusSource) -> None:
+        await self.liveness.start(status)
+
+    async def close(self) -> None:
+        await self.liveness.close()
+        if self.link is not None:
+            await self.link.close()
+
+
+def local_store(
+    instance_id: int | None = None, *, identify_spacing: float = IDENTIFY_SPACING_S
+) -> FleetStore:
+    return FleetStore(
+        liveness=LocalLiveness(INSTANCE_IDS, instance_id),
+        claims=LocalClaims(),
+        startup=LocalStartup(identify_spacing=identify_spacing),
+    )
+
+
+def redis_store(
+    instance_id: int,
+    url: str,
+    *,
+    prefix: str = "mib:",
+    heartbeat_interval: float = 2.0,
+    identify_spacing: float = IDENTIFY_SPACING_S,
+) -> FleetStore:
+    # Trust the liveness view again one TTL after Redis returns: peers have re-announced.
+    link = RedisLink(url, prefix=prefix, warmup_s=heartbeat_interval * 3)
+    return FleetStore(
+        liveness=RedisLiveness(
+            link, instance_id, INSTANCE_IDS, heartbeat_interval=heartbeat_interval
+        ),
+        claims=RedisClaims(link, instance_id),
+        startup=RedisStartup(link, instance_id, identify_spacing=identify_spacing),
+        link=link,
+    )
+
+
+def open_store(settings: Settings) -> FleetStore:
+    """In-process for single mode; Redis for a fleet member."""
+    spacing = settings.discord.identify_spacing
+    if settings.instance_number is None:
+        return local_store(identify_spacing=spacing)
+    return redis_store(
+        settings.instance_number,
+        settings.fleet.redis_url,
+        prefix=settings.fleet.redis_key_prefix,
+        heartbeat_interval=settings.fleet.heartbeat_interval,
+        identify_spacing=spacing,
+    )

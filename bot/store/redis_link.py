@@ -1,0 +1,94 @@
+"""The fleet's one Redis connection: client, key prefix, reachability and mode.
+
+Every Redis-backed store goes through a `RedisLink`, so a failure anywhere is seen
+everywhere: the instance switches to static routing (DEGRADED) and, once a heartbeat
+succeeds again, trusts its liveness view only after a warm-up (WARMING -> REDIS).
+See ARCHITECTURE.md, "Failure modes".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from bot.logging_setup import get_logger
+from bot.store.base import Mode
+
+log = get_logger("bot.store")
+
+# Errors that mean "Redis is unreachable or misbehaving", never a bug of ours.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+
+def connect(url: str) -> aioredis.Redis:
+    # Short timeouts: a dead Redis must not eat the 3 s acknowledgement window.
+    return aioredis.from_url(
+        url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), retries=1),
+        decode_responses=True,
+    )
+
+
+class RedisLink:
+    def __init__(
+        self, url: str, *, prefix: str, warmup_s: float, client: aioredis.Redis | None = None
+    ) -> None:
+        self.redis = client or connect(url)
+        self.prefix = prefix
+        self.warmup_s = warmup_s
+        # Nothing is known before the first heartbeat: untrusted until it succeeds.
+        self._mode = Mode.WARMING
+        self._trusted_after = float("inf")
+        self.failures = 0
+
+    def key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    @property
+    def mode(self) -> Mode:
+        if self._mode is Mode.WARMING and time.monotonic() >= self._trusted_after:
+            self._mode = Mode.REDIS
+        return self._mode
+
+    def trust_now(self) -> None:
+        """At start every live peer is already announcing: no warm-up needed."""
+        self._mode = Mode.REDIS
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self._mode is not Mode.DEGRADED:
+            log.warning(
+                "redis_unreachable_static_routing", error=exc.__class__.__name__, detail=str(exc)
+            )
+        self._mode = Mode.DEGRADED
+
+    def reached(self) -> None:
+        """A full round trip worked (the heartbeat's): leave DEGRADED through a warm-up."""
+        if self._mode is Mode.DEGRADED:
+            self._mode = Mode.WARMING
+            self._trusted_after = time.monotonic() + self.warmup_s
+            log.info("redis_reconnected", warmup_s=self.warmup_s)
+        self.failures = 0
+
+    async def count(self, key: str, ttl_s: int) -> int | None:
+        """Increment a counter that expires `ttl_s` after its last use; None if unreachable."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, ttl_s)
+                count, _ = await pipe.execute()
+        except REDIS_ERRORS as exc:
+            self.failed(exc)
+            return None
+        return int(count)
+
+    async def close(self) -> None:
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self.redis.aclose()
