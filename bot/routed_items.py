@@ -57,7 +57,8 @@ class RoutedModal(discord.ui.Modal):
 
     Subclasses set `template` (a regex the custom id fully matches), `area_command`,
     build themselves from a submit in `from_submit`, and answer in `on_routed_submit`
-    with the submitted text inputs by custom id.
+    with the submitted text inputs by custom id. They must not override `on_submit`:
+    discord.py still calls it on the instance that sent the modal, outside the path.
     """
 
     template: ClassVar[re.Pattern[str]]
@@ -71,11 +72,6 @@ class RoutedModal(discord.ui.Modal):
         self, interaction: discord.Interaction, values: dict[str, str]
     ) -> None:
         raise NotImplementedError
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # The submit is handled by `dispatch_routed_modal` on whichever instance wins it;
-        # the copy discord.py kept on the sending instance must not run it a second time.
-        return False
 
 
 def submitted_values(data: dict[str, Any]) -> dict[str, str]:

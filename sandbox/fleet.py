@@ -23,7 +23,7 @@ from pathlib import Path
 # Settings the bot reads: never inherit them from the caller's environment.
 BOT_SETTING_VARS = re.compile(
     r"^(INSTANCE_ID|ENV_FILE|DISCORD_.*|OPENAI_.*|MINIMAX_.*|STABILITY_.*|INSTANCE_\d_CHANNEL_PATTERNS"
-    r"|REDIS_.*|DEV_GUILD_ID|LOG_LEVEL|LOG_FORMAT|HEALTH_.*|HEARTBEAT_INTERVAL|CLAIM_STEP"
+    r"|REDIS_.*|DEV_GUILD_ID|LOG_LEVEL|LOG_FORMAT|LOG_DIR|HEALTH_.*|HEARTBEAT_INTERVAL|CLAIM_STEP"
     r"|IDENTIFY_SPACING)$",
     re.IGNORECASE,
 )

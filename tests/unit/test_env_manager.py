@@ -215,3 +215,10 @@ def test_secrets_never_appear_in_repr_or_reports(monkeypatch):
 
 def test_parse_patterns_empty_string_means_no_patterns():
     assert parse_patterns("") == ()
+
+
+def test_every_setting_is_kept_out_of_test_and_sandbox_processes():
+    # The sandbox strips these from inherited environments; a new setting must be listed.
+    from sandbox.fleet import BOT_SETTING_VARS
+
+    assert [n for n in Settings.fields() if not BOT_SETTING_VARS.match(n.upper())] == []
