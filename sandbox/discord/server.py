@@ -282,6 +282,21 @@ class FakeDiscord:
         `channel=None` is a DM. `command` may name a subcommand ("설정 채널"). Options are
         typed from the registered command. Unknown targets raise UnknownTarget.
         """
+        return await self._command_interaction(
+            APPLICATION_COMMAND, channel, command, options, user, thread
+        )
+
+    async def _command_interaction(
+        self,
+        kind: int,
+        channel: str | None,
+        command: str,
+        options: dict[str, Any] | None,
+        user: str | None,
+        thread: str | None,
+        focused: tuple[str, str] | None = None,
+    ) -> InteractionHandle:
+        """A slash command (or its autocomplete, with `focused`) to every ready session."""
         state, world = self.state, self.state.world
         username = user or DEFAULT_USER
         target = self._target(channel, thread, username)
@@ -296,12 +311,20 @@ class FakeDiscord:
             path,
             options,
             lambda name, data, kind: state.store.new_attachment(target.id, name, data, kind),
+            focused=focused,
+        )
+        full = " ".join([name, *path])
+        where = world.describe(target)
+        label = (
+            f"/{full} in {where}"
+            if focused is None
+            else (f"autocomplete of {focused[0]!r} (/{full}) in {where}")
         )
         interaction = InteractionState(
             id=state.ids.next(),
-            type=APPLICATION_COMMAND,
-            command=" ".join([name, *path]),
-            label=f"/{' '.join([name, *path])} in {world.describe(target)}",
+            type=kind,
+            command=full,
+            label=label,
             channel=target,
             user=world.user(username),
             dispatched_at=time.monotonic(),
@@ -363,35 +386,15 @@ class FakeDiscord:
         typed text. `options` are the ones already filled in (typed as for send_command;
         required ones may be missing). Answered only by callback 8; see result().choices.
         """
-        state, world = self.state, self.state.world
-        username = user or DEFAULT_USER
-        target = self._target(channel, thread, username)
-        parts = command.strip().lstrip("/").split()
-        if not parts:
-            raise UnknownTarget("empty command name")
-        name, path = parts[0], parts[1:]
-        registered = self._registered(target, name)
-        options_list, resolved = build_options(
-            world,
-            registered,
-            path,
+        return await self._command_interaction(
+            APPLICATION_COMMAND_AUTOCOMPLETE,
+            channel,
+            command,
             options,
-            lambda name, data, kind: state.store.new_attachment(target.id, name, data, kind),
+            user,
+            thread,
             focused=(focused, str(value)),
         )
-        full = " ".join([name, *path])
-        interaction = InteractionState(
-            id=state.ids.next(),
-            type=APPLICATION_COMMAND_AUTOCOMPLETE,
-            command=full,
-            label=f"autocomplete of {focused!r} (/{full}) in {world.describe(target)}",
-            channel=target,
-            user=world.user(username),
-            dispatched_at=time.monotonic(),
-            attachment_size_limit=self.rules.attachment_size_limit,
-        )
-        data = command_data(registered, options_list, resolved)
-        return await self._dispatch(interaction, interaction_payload(world, interaction, data))
 
     async def press_component(
         self,
