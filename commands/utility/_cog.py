@@ -11,7 +11,8 @@ from discord.ext import commands
 from bot.answering import guarded_autocomplete
 from bot.channels import route_channel_name
 from commands._validation import clean_text
-from commands.utility._embeds import fleet_status_embed, instances_embed, ping_embed
+from commands.utility._embeds import instances_embed, ping_embed
+from commands.utility._status import fleet_status
 from commands.utility._views import status_view
 
 if TYPE_CHECKING:
@@ -20,15 +21,6 @@ if TYPE_CHECKING:
 # Discord channel names are at most 100 characters; autocomplete shows at most 25 choices.
 CHANNEL_NAME_MAX = 100
 MAX_CHOICES = 25
-
-
-async def fleet_status(bot: MultiInstanceBot) -> discord.Embed:
-    """The /상태 embed as this instance sees the fleet now."""
-    snapshots = await bot.store.liveness.snapshots()
-    stale_after = 2 * bot.settings.fleet.heartbeat_interval
-    return fleet_status_embed(
-        bot.status(), snapshots, bot.store.mode.value, stale_after_s=stale_after
-    )
 
 
 def channel_choices(names: list[str], typed: str) -> list[app_commands.Choice[str]]:

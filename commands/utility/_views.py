@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.routed_items import RoutedItem
+from commands.utility._status import fleet_status
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
@@ -38,8 +39,6 @@ class RefreshStatusButton(
         return cls()
 
     async def on_press(self, interaction: discord.Interaction) -> None:
-        from commands.utility._cog import fleet_status
-
         bot: MultiInstanceBot = interaction.client  # type: ignore[assignment]
         embed = await fleet_status(bot)
         await interaction.response.edit_message(embed=embed, view=status_view())
