@@ -11,6 +11,7 @@ ARCHITECTURE.md, "One answering path".
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -21,15 +22,19 @@ from typing import Any, TypeVar
 import discord
 
 from bot.channels import route_channel_name
-from bot.gate import AnswerGate
+from bot.gate import ACT_DEADLINE_S, AnswerGate, Verdict
 from bot.logging_setup import get_logger
 from bot.status import Counters
+from bot.store.claims import LEASE_S
+from bot.tasks import stop_task
 from services.errors import UserFacingError
 
 log = get_logger("bot.answering")
 
 # Discord error codes meaning "someone else already answered / too late": not user-visible.
 ALREADY_HANDLED_CODES = frozenset({40060, 10062})
+# How often a held claim checks whether Discord has accepted the answer.
+HOLD_POLL_S = 0.02
 GENERIC_FAILURE = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
 
 
@@ -55,8 +60,12 @@ class Event:
     key: str  # the claim key: the interaction id, or `msg:<message id>`
     command: str  # the command it routes as (a button routes as its area's command)
     channel_name: str | None  # a thread's parent name; None in a DM
+    created_at: float  # epoch seconds, from the snowflake: ranks wait from here
     guild_id: int | None = None
     user_id: int | None = None
+
+    def age_ms(self) -> int:
+        return round((time.time() - self.created_at) * 1000)
 
     def log_fields(self) -> dict[str, object]:
         return {
@@ -87,6 +96,7 @@ def interaction_event(
         key=str(interaction.id),
         command=name,
         channel_name=route_channel_name(interaction.channel, client),
+        created_at=discord.utils.snowflake_time(interaction.id).timestamp(),
         guild_id=interaction.guild_id,
         user_id=interaction.user.id if interaction.user else None,
     )
@@ -98,6 +108,7 @@ def message_event(message: discord.Message, client: discord.Client, command: str
         key=f"msg:{message.id}",
         command=command,
         channel_name=route_channel_name(message.channel, client),
+        created_at=message.created_at.timestamp(),
         guild_id=message.guild.id if message.guild else None,
         user_id=message.author.id,
     )
@@ -115,30 +126,103 @@ def user_message_for(exc: BaseException) -> str | None:
 ErrorReply = Callable[[str], Awaitable[None]]
 
 
+Acknowledged = Callable[[], bool]
+
+
 class AnswerPath:
     def __init__(self, gate: AnswerGate, counters: Counters) -> None:
         self.gate = gate
         self.counters = counters
+        # Claims this instance holds as a lease, with "the work is over" for each.
+        self._holding: dict[str, asyncio.Event] = {}
+        self._holders: set[asyncio.Task[None]] = set()
 
-    async def admit(self, event: Event) -> bool:
-        """Route and claim: True when this instance answers `event`."""
-        if not await self.gate.should_answer(event.key, event.channel_name, event.command):
+    async def admit(
+        self, event: Event, refuse: ErrorReply, acknowledged: Acknowledged | None = None
+    ) -> bool:
+        """Route, admit and claim: True when this instance does the work of `event`.
+
+        A refusal is answered here (with `refuse`) and returns False. `acknowledged`
+        tells when Discord accepted the answer, which makes the claim final; without it
+        the claim becomes final when the work is over.
+        """
+        result = await self.gate.should_answer(
+            event.key, event.channel_name, event.command, event.created_at
+        )
+        if result.verdict is Verdict.SILENT:
             log.debug("event_not_ours", **event.log_fields())
+            return False
+        if result.claimed:
+            self._hold(event, acknowledged)
+        if result.verdict is Verdict.REFUSE:
+            assert result.message is not None
+            log.info("event_refused", reason=result.message, **event.log_fields())
+            if event.kind in COUNTED_KINDS:
+                self.counters.record_refused()
+            await refuse(result.message)
+            self._work_over(event)
             return False
         if event.kind in COUNTED_KINDS:
             self.counters.started(event.key)
         return True
 
+    def _hold(self, event: Event, acknowledged: Acknowledged | None) -> None:
+        over = self._holding.setdefault(event.key, asyncio.Event())
+        task = asyncio.create_task(self._hold_claim(event, over, acknowledged), name="claim")
+        self._holders.add(task)
+        task.add_done_callback(self._holders.discard)
+
+    async def _hold_claim(
+        self, event: Event, over: asyncio.Event, acknowledged: Acknowledged | None
+    ) -> None:
+        """Keep our lease alive until the answer is in, then make the claim final.
+
+        Peers take a lapsed lease over only while the event is young enough to answer;
+        past that, holding it longer protects nothing.
+        """
+        claims = self.gate.store.claims
+        renew_every = LEASE_S / 3
+        next_renew = time.monotonic() + renew_every
+        give_up_at = event.created_at + ACT_DEADLINE_S + LEASE_S
+        try:
+            while (
+                not (over.is_set() or (acknowledged is not None and acknowledged()))
+                and time.time() < give_up_at
+            ):
+                if time.monotonic() >= next_renew:
+                    await claims.renew(event.key)
+                    next_renew = time.monotonic() + renew_every
+                await asyncio.sleep(HOLD_POLL_S)
+            await claims.finalize(event.key)
+        finally:
+            self._holding.pop(event.key, None)
+
+    def _work_over(self, event: Event) -> None:
+        over = self._holding.get(event.key)
+        if over is not None:
+            over.set()
+
+    async def close(self) -> None:
+        for task in list(self._holders):
+            await stop_task(task)
+
     def finished(self, event: Event) -> None:
+        self._work_over(event)
         if event.kind in COUNTED_KINDS:
             self.counters.record_handled(event.key)
 
     def failed(self, event: Event, exc: BaseException) -> str | None:
         """Count and log a failure; return the Korean message to show, if any."""
+        self._work_over(event)
         message = user_message_for(exc)
         if message is None:
-            log.debug(
-                "event_taken_elsewhere", code=getattr(exc, "code", None), **event.log_fields()
+            # The claim made this instance the only one to answer: Discord refusing the
+            # answer means another instance answered too, or it came too late.
+            log.warning(
+                "answer_rejected_by_discord",
+                code=getattr(exc, "code", None),
+                age_ms=event.age_ms(),
+                **event.log_fields(),
             )
             self.counters.dropped(event.key)
             return None
@@ -151,10 +235,14 @@ class AnswerPath:
         return message
 
     async def handle(
-        self, event: Event, work: Callable[[], Awaitable[None]], reply_error: ErrorReply
+        self,
+        event: Event,
+        work: Callable[[], Awaitable[None]],
+        reply_error: ErrorReply,
+        acknowledged: Acknowledged | None = None,
     ) -> bool:
-        """Admit, run `work`, count it and show a failure; True if this instance answered."""
-        if not await self.admit(event):
+        """Admit, run `work`, count it and show a failure; True if this instance did the work."""
+        if not await self.admit(event, reply_error, acknowledged):
             return False
         started = time.monotonic()
         try:

@@ -26,7 +26,7 @@ from bot.logging_setup import get_logger
 from bot.routed_items import RoutedModal, dispatch_routed_modal
 from bot.router import MESSAGE_COMMAND
 from bot.status import Counters, InstanceStatus, package_version
-from bot.store import FleetStore, open_store
+from bot.store import FleetStore, Mode, open_store
 from bot.tasks import stop_task
 from env_manager import PROVIDERS, Settings
 
@@ -54,7 +54,11 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
     answering path, so only the instance that wins the event runs them."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await self.client.answers.admit(interaction_event(interaction, self.client))
+        return await self.client.answers.admit(
+            interaction_event(interaction, self.client),
+            lambda message: reply_error(interaction, message),
+            interaction.response.is_done,
+        )
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -147,11 +151,23 @@ class MultiInstanceBot(commands.Bot):
             guilds=len(self.guilds),
             role=self.settings.role,
         )
+        self.store.liveness.poke()
+        if self.store.mode in (Mode.LOCAL, Mode.DEGRADED):
+            # Answering from now on; a fleet member logs it once its peers see it joined.
+            log.info("serving", reason=self.store.mode.value)
         self.write_health()
+
+    async def on_resumed(self) -> None:
+        self.store.liveness.poke()
+
+    async def on_disconnect(self) -> None:
+        # Peers stop ranking this instance at their next beat instead of after the TTL.
+        self.store.liveness.poke()
 
     async def close(self) -> None:
         if self._health_task is not None:
             await stop_task(self._health_task)
+        await self.answers.close()
         await self.store.close()
         await super().close()
         self.write_health()
@@ -163,6 +179,13 @@ class MultiInstanceBot(commands.Bot):
         return time.monotonic() - self.started_monotonic
 
     @property
+    def gateway_connected(self) -> bool:
+        """Connected to the gateway right now. discord.py keeps `is_ready()` true while it
+        reconnects, so the websocket is asked too: peers never rank a deaf instance."""
+        ws = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
+
+    @property
     def latency_ms(self) -> float | None:
         latency = self.latency
         return None if latency != latency or latency == float("inf") else latency * 1000
@@ -171,7 +194,7 @@ class MultiInstanceBot(commands.Bot):
         return InstanceStatus(
             instance_id=self.settings.instance_id,
             role=self.settings.role,
-            ready=self.is_ready() and not self.is_closed(),
+            ready=self.gateway_connected,
             latency_ms=self.latency_ms,
             uptime_s=self.uptime_s,
             version=package_version(),

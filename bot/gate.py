@@ -1,34 +1,79 @@
 """Decides whether this instance answers an event; non-owners stay silent.
 
 Ranked claiming (ARCHITECTURE.md, "The claim protocol"): every instance in the router's
-preference order watches the event; the one at alive-rank r waits r x CLAIM_STEP and
-then tries the atomic claim, so an owner that died a moment ago is covered inside
-Discord's 3-second window. Without a trusted liveness view (Redis down or just
-reconnected) the static table decides, which every instance computes alike: no
-duplicates.
+preference order watches the event. The one at alive-rank r acts at the event's
+creation time + r x CLAIM_STEP: it asks itself whether it can serve (admission), then
+takes the claim, a lease that the answering path makes final once Discord accepted the
+answer. A lease held by a peer that lapses (the peer died or stalled) is taken over while
+the event is young enough to acknowledge. Without Redis (DEGRADED) the static table
+decides, which every instance computes alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.logging_setup import get_logger
-from bot.router import COMMAND_AREAS, Decision, alive_rank, route
+from bot.router import COMMAND_AREAS, Decision, route
 from bot.routing_table import routing_table
 from bot.store import FleetStore, Mode, local_store
+from bot.store.claims import ClaimState
 from env_manager import INSTANCE_IDS, Settings
 
 log = get_logger("bot.gate")
 
 # Interactions whose name the router does not know route like a fleet utility.
 UTILITY_ROUTE = "상태"
-# Whether this instance can serve a command right now (quota left, provider up).
-Availability = Callable[[str], bool]
+# Nobody starts acting on an event later than this after its creation: the answer must
+# reach Discord within 3 s, with room for gateway lag and the callback round trip.
+ACT_DEADLINE_S = 2.4
+# Ranks retaking a lapsed lease retry this far apart, in rank order.
+RETAKE_STAGGER_S = 0.1
+# When every alive instance declines, the last one says so instead of leaving silence.
+NOBODY_CAN_SERVE = "지금은 이 요청을 처리할 수 있는 인스턴스가 없어요. 잠시 후 다시 시도해 주세요."
 
 
-def _always_available(command: str) -> bool:
-    return True
+class AdmissionKind(StrEnum):
+    SERVE = "serve"
+    DECLINE = "decline"  # cannot serve now (quota spent, provider down): the next rank takes it
+    REFUSE = "refuse"  # will not serve (cooldown, access): the user is told why
+
+
+@dataclass(frozen=True)
+class Admission:
+    kind: AdmissionKind
+    message: str | None = None  # Korean, for the user (REFUSE, or DECLINE at the last rank)
+    # Gives back what admission reserved (a quota unit) when the claim is lost.
+    release: Callable[[], Awaitable[None]] | None = None
+
+
+SERVE = Admission(AdmissionKind.SERVE)
+Admit = Callable[[str], Awaitable[Admission]]
+
+
+async def serve_everything(command: str) -> Admission:
+    return SERVE
+
+
+class Verdict(StrEnum):
+    ANSWER = "answer"
+    SILENT = "silent"
+    REFUSE = "refuse"  # this instance answers, with `message` instead of the work
+
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: Verdict
+    message: str | None = None
+    claimed: bool = False  # a claim was taken: the answering path must make it final
+    rank: int | None = None
+
+
+SILENT = GateResult(Verdict.SILENT)
 
 
 class AnswerGate:
@@ -43,7 +88,7 @@ class AnswerGate:
         self.table = routing_table(settings)
         self.store = store or local_store(self.instance)
         self.claim_step = settings.fleet.claim_step if claim_step is None else claim_step
-        self.available: Availability = _always_available
+        self.admit: Admit = serve_everything
 
     def alive(self) -> frozenset[int]:
         view = self.store.liveness.alive_view()
@@ -53,39 +98,97 @@ class AnswerGate:
         """Who answers now, as far as this instance can tell (for display and the CLI)."""
         return route(channel_name, routable(command), self.alive(), self.table)
 
-    async def should_answer(self, event_key: str, channel_name: str | None, command: str) -> bool:
-        """True when this instance won event `event_key` (interaction id or `msg:<id>`)."""
-        claims = self.store.claims
-        if self.instance is None:
-            return await claims.claim(event_key) is not False
+    async def should_answer(
+        self, event_key: str, channel_name: str | None, command: str, created_at: float
+    ) -> GateResult:
+        """Whether this instance answers event `event_key` (interaction id or `msg:<id>`),
+        created at `created_at` (epoch seconds, from its snowflake)."""
         command = routable(command)
-        view = self.store.liveness.alive_view()
-        if not view.trusted:
-            return await self._static_answer(event_key, channel_name, command)
-        decision = route(channel_name, command, view.alive, self.table)
-        rank = alive_rank(decision.order, view.alive, self.instance)
-        if rank is None:
-            return False
-        if not self.available(command):
-            log.info("declined_unavailable", event_key=event_key, command=command)
-            return False
+        if self.instance is None:
+            return await self._single(event_key, command)
+        if self.store.mode is Mode.DEGRADED:
+            return await self._static(channel_name, command)
+        # Warming up after an outage, the view may miss peers: rank over the static order
+        # with everyone assumed alive; claims keep it single, ranks cover a dead owner.
+        alive = self.alive()
+        order = route(channel_name, command, alive, self.table).order
+        ranked = [i for i in order if i in alive]
+        if self.instance not in ranked:
+            return SILENT
+        rank = ranked.index(self.instance)
+        last = rank == len(ranked) - 1
+        admission = await self.admit(command)
+        if admission.kind is AdmissionKind.DECLINE and not last:
+            log.info("declined", event_key=event_key, command=command, rank=rank)
+            return SILENT
+        await _sleep_until(created_at + rank * self.claim_step)
+        won = await self._claim(event_key, created_at, rank)
+        if won is None:  # the store stayed unreachable until the deadline
+            await _release(admission)
+            return await self._static(channel_name, command)
+        if not won:
+            await _release(admission)
+            return SILENT
         if rank:
-            await asyncio.sleep(rank * self.claim_step)
-        won = await claims.claim(event_key)
-        if won is None:  # Redis failed just now: fall back like everyone else will
-            return await self._static_answer(event_key, channel_name, command)
-        if won and rank:
-            log.info("covered_for_owner", event_key=event_key, rank=rank, owner=decision.instance)
-        return won
+            log.info("covered_for_owner", event_key=event_key, rank=rank, owner=ranked[0])
+        return _result(admission, claimed=True, rank=rank)
 
-    async def _static_answer(self, event_key: str, channel_name: str | None, command: str) -> bool:
+    async def _claim(self, event_key: str, created_at: float, rank: int) -> bool | None:
+        """Take the claim, waiting out a peer's lapsing lease; None if unreachable.
+
+        When a lease lapses, ranks retry in their order (RETAKE_STAGGER_S apart), so the
+        next rank takes the event over and the ones after it find its new lease."""
+        claims = self.store.claims
+        while True:
+            result = await claims.claim(event_key)
+            if result.state is ClaimState.WON:
+                return True
+            if result.state is ClaimState.LOST:
+                return False
+            remaining = created_at + ACT_DEADLINE_S - time.time()
+            if result.state is ClaimState.PENDING:
+                wait = result.lapses_in_s + 0.02 + rank * RETAKE_STAGGER_S
+                if wait >= remaining:
+                    return False  # still held at the deadline: the holder answers
+                await asyncio.sleep(wait)
+                continue
+            if self.store.mode is Mode.DEGRADED or remaining <= 0:
+                return None
+            await asyncio.sleep(min(0.05, remaining))
+
+    async def _static(self, channel_name: str | None, command: str) -> GateResult:
+        """No shared state: the configured owner answers, nobody covers for it."""
         static_owner = route(channel_name, command, INSTANCE_IDS, self.table).instance
         if static_owner != self.instance:
-            return False
-        if self.store.mode is Mode.DEGRADED:
-            return True  # a claim would only time out
-        # Reconnected but warming up: a claim still guards against a peer's answer.
-        return await self.store.claims.claim(event_key) is not False
+            return SILENT
+        admission = await self.admit(command)
+        # Nobody else will answer: a decline becomes a polite refusal.
+        return _result(admission, claimed=False, rank=0)
+
+    async def _single(self, event_key: str, command: str) -> GateResult:
+        """One process is the whole fleet; the in-process claim only drops replays."""
+        if (await self.store.claims.claim(event_key)).state is not ClaimState.WON:
+            return SILENT
+        return _result(await self.admit(command), claimed=True, rank=0)
+
+
+def _result(admission: Admission, *, claimed: bool, rank: int) -> GateResult:
+    """What an instance that takes the event does: the work, or a refusal."""
+    if admission.kind is AdmissionKind.SERVE:
+        return GateResult(Verdict.ANSWER, claimed=claimed, rank=rank)
+    message = admission.message or NOBODY_CAN_SERVE
+    return GateResult(Verdict.REFUSE, message=message, claimed=claimed, rank=rank)
+
+
+async def _release(admission: Admission) -> None:
+    if admission.release is not None:
+        await admission.release()
+
+
+async def _sleep_until(wall_time: float) -> None:
+    delay = wall_time - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def routable(command: str) -> str:

@@ -46,6 +46,7 @@ class RoutedItem:
             event,
             lambda: self.on_press(interaction),
             lambda message: reply_error(interaction, message),
+            interaction.response.is_done,
         )
 
     async def on_press(self, interaction: discord.Interaction) -> None:
@@ -103,6 +104,9 @@ async def dispatch_routed_modal(
         await modal.on_routed_submit(interaction, submitted_values(data))
 
     await answer_path(interaction).handle(
-        event, work, lambda message: reply_error(interaction, message)
+        event,
+        work,
+        lambda message: reply_error(interaction, message),
+        interaction.response.is_done,
     )
     return True

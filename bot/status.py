@@ -51,6 +51,7 @@ class Counters:
 
     handled: int = 0
     failed: int = 0
+    refused: int = 0
     handled_recent: RecentCount = field(default_factory=RecentCount, repr=False)
     failed_recent: RecentCount = field(default_factory=RecentCount, repr=False)
     # Ids of the work this instance has claimed and not finished yet.
@@ -72,6 +73,10 @@ class Counters:
         self.handled += 1
         self.handled_recent.add()
 
+    def record_refused(self) -> None:
+        """Answered with a reason instead of the work (cooldown, access, nothing left)."""
+        self.refused += 1
+
     def record_failed(self, work_id: str | None = None) -> None:
         self.running.discard(work_id or "")
         self.failed += 1
@@ -81,6 +86,7 @@ class Counters:
         return CounterSnapshot(
             handled=self.handled,
             failed=self.failed,
+            refused=self.refused,
             in_flight=self.in_flight,
             handled_1h=self.handled_recent.last_hour(),
             failed_1h=self.failed_recent.last_hour(),
@@ -93,6 +99,7 @@ class CounterSnapshot:
 
     handled: int = 0
     failed: int = 0
+    refused: int = 0
     in_flight: int = 0
     handled_1h: int = 0
     failed_1h: int = 0

@@ -3,7 +3,7 @@
 Used by the end-to-end tests, the benchmarks and `python -m bot demo`. Each instance
 gets its own environment (INSTANCE_ID, endpoints, a fake token that labels it for the
 double, fake provider keys) and its own log file; the runner watches the JSON log for
-the `ready` event, and can SIGKILL, stop gracefully, or restart any instance.
+the `serving` event, and can SIGKILL, stop gracefully, or restart any instance.
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ class Fleet:
                     event = json.loads(text)
                     if isinstance(event, dict):
                         instance.events.append(event)
-                        if event.get("event") == "ready":
+                        # `serving`: connected, and (in a fleet) seen by its peers.
+                        if event.get("event") == "serving":
                             instance.ready.set()
 
     async def wait_ready(self, label: str | int, timeout: float = 60.0) -> None:

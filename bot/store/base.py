@@ -11,8 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.status import InstanceStatus
+
+if TYPE_CHECKING:
+    from bot.store.claims import ClaimResult
 
 StatusSource = Callable[[], InstanceStatus]
 
@@ -44,16 +48,32 @@ class Liveness(ABC):
     def alive_view(self) -> AliveView: ...
 
     @abstractmethod
+    def poke(self) -> None:
+        """Publish our status now rather than at the next beat."""
+
+    @abstractmethod
     async def snapshots(self) -> dict[int, InstanceStatus] | None:
         """Latest status of every alive instance, or None when shared state is unreachable."""
 
 
 class Claims(ABC):
-    """Exactly-once: the first claimer of an event answers it."""
+    """Exactly-once: the first claimer of an event answers it (bot/store/claims.py)."""
 
     @abstractmethod
-    async def claim(self, key: str) -> bool | None:
-        """Atomically take `key` (e.g. `123` or `msg:456`): True won, False lost, None unknown."""
+    async def claim(self, key: str) -> ClaimResult:
+        """Try to take `key` (e.g. `123` or `msg:456`) as a lease; ours again if we hold it."""
+
+    @abstractmethod
+    async def finalize(self, key: str) -> bool | None:
+        """Make our lease final (Discord accepted the answer). None: store unreachable."""
+
+    @abstractmethod
+    async def renew(self, key: str) -> bool | None:
+        """Extend our lease while the answer is still on its way."""
+
+    @abstractmethod
+    async def release(self, key: str) -> None:
+        """Give our claim up so the next rank can take the event."""
 
 
 class StartupGuard(ABC):

@@ -7,7 +7,8 @@ stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from bot.store.base import Claims, Liveness, Mode, StartupGuard, StatusSource
 from bot.store.claims import LocalClaims, RedisClaims
@@ -23,6 +24,8 @@ class FleetStore:
     claims: Claims
     startup: StartupGuard
     link: RedisLink | None = None  # None: single-process, nothing shared
+    # This process's incarnation: instance id plus a per-start id; names its claims.
+    incarnation: str = field(default_factory=lambda: new_incarnation(None))
 
     @property
     def mode(self) -> Mode:
@@ -35,6 +38,10 @@ class FleetStore:
         await self.liveness.close()
         if self.link is not None:
             await self.link.close()
+
+
+def new_incarnation(instance_id: int | None) -> str:
+    return f"{instance_id if instance_id is not None else 'all'}.{secrets.token_hex(4)}"
 
 
 def local_store(
@@ -56,14 +63,22 @@ def redis_store(
     identify_spacing: float = IDENTIFY_SPACING_S,
 ) -> FleetStore:
     # Trust the liveness view again one TTL after Redis returns: peers have re-announced.
-    link = RedisLink(url, prefix=prefix, warmup_s=heartbeat_interval * 3)
+    # Degrade only after two heartbeats' worth of failures: a stall is not an outage.
+    link = RedisLink(
+        url,
+        prefix=prefix,
+        warmup_s=heartbeat_interval * 3,
+        degrade_after_s=max(1.0, heartbeat_interval * 2),
+    )
+    incarnation = new_incarnation(instance_id)
     return FleetStore(
         liveness=RedisLiveness(
             link, instance_id, INSTANCE_IDS, heartbeat_interval=heartbeat_interval
         ),
-        claims=RedisClaims(link, instance_id),
+        claims=RedisClaims(link, incarnation),
         startup=RedisStartup(link, instance_id, identify_spacing=identify_spacing),
         link=link,
+        incarnation=incarnation,
     )
 
 

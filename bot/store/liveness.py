@@ -1,7 +1,8 @@
 """Liveness: each instance publishes its status snapshot with a TTL; alive = key present.
 
 Key layout (ARCHITECTURE.md): `{prefix}instance:{id}` holds the instance's
-`InstanceStatus` as JSON, expiring after three heartbeat intervals.
+`InstanceStatus` as JSON, expiring after three heartbeat intervals. A peer counts as
+alive while its key exists and its snapshot says it is connected to the gateway.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class LocalLiveness(Liveness):
     async def close(self) -> None:
         self._status = None
 
+    def poke(self) -> None:
+        return None  # nobody to tell
+
     def alive_view(self) -> AliveView:
         return AliveView(self.instance_ids, trusted=False)
 
@@ -64,6 +68,19 @@ class RedisLiveness(Liveness):
         self._status: StatusSource | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._wake = asyncio.Event()
+        # Successful beats in a row that published us as connected. Peers read our key at
+        # their own beats, so from the second one on they all rank us as we rank ourselves;
+        # counting ourselves earlier would make us and a peer both act as owner.
+        self._connected_beats = 0
+
+    def poke(self) -> None:
+        """Beat now (the gateway connected or dropped): peers learn it without waiting."""
+        self._wake.set()
+
+    @property
+    def joined(self) -> bool:
+        return self._connected_beats >= 2
 
     async def start(self, status: StatusSource) -> None:
         self._status = status
@@ -80,7 +97,11 @@ class RedisLiveness(Liveness):
             await self.link.redis.delete(self.link.key("instance", self.instance_id))
 
     async def _run(self) -> None:
+        delay = self.interval  # `start` has just beaten
         while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
             delay = self.interval
             try:
                 beat_ok = await self._beat()
@@ -91,12 +112,12 @@ class RedisLiveness(Liveness):
                 beat_ok = True
             if not beat_ok:
                 delay = self._reconnect_backoff.compute(self.link.failures)
-            await asyncio.sleep(delay)
 
     async def _beat(self) -> bool:
         """Publish our snapshot and refresh the alive set; track reachability."""
         assert self._status is not None
-        payload = self._status().to_json()
+        status = self._status()
+        payload = status.to_json()
         link = self.link
         try:
             async with link.redis.pipeline(transaction=False) as pipe:
@@ -106,13 +127,20 @@ class RedisLiveness(Liveness):
         except REDIS_ERRORS as exc:
             link.failed(exc)
             return False
-        self._alive = frozenset(i for i, v in zip(self.instance_ids, values, strict=True) if v)
-        link.reached()
+        self._alive = frozenset(
+            i for i, v in zip(self.instance_ids, values, strict=True) if v and _connected(v)
+        )
+        link.succeeded()
+        was_joined = self.joined
+        self._connected_beats = self._connected_beats + 1 if status.ready else 0
+        if self.joined and not was_joined:
+            log.info("serving", reason="fleet_joined", alive=sorted(self._alive))
         return True
 
     def alive_view(self) -> AliveView:
         trusted = self.link.mode is Mode.REDIS
-        return AliveView(self._alive | {self.instance_id}, trusted=trusted)
+        alive = self._alive - {self.instance_id}
+        return AliveView(alive | {self.instance_id} if self.joined else alive, trusted=trusted)
 
     async def snapshots(self) -> dict[int, InstanceStatus] | None:
         if self.link.mode is Mode.DEGRADED:
@@ -122,6 +150,15 @@ class RedisLiveness(Liveness):
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
             return None
+
+
+def _connected(snapshot: str) -> bool:
+    """Alive means announcing *and* connected to the gateway: an instance still backing
+    off, identifying or reconnecting would never see the event it is ranked for."""
+    try:
+        return InstanceStatus.from_json(snapshot).ready
+    except (ValueError, TypeError):
+        return False
 
 
 async def read_snapshots(

@@ -1,8 +1,9 @@
 """The fleet's one Redis connection: client, key prefix, reachability and mode.
 
 Every Redis-backed store goes through a `RedisLink`, so a failure anywhere is seen
-everywhere: the instance switches to static routing (DEGRADED) and, once a heartbeat
-succeeds again, trusts its liveness view only after a warm-up (WARMING -> REDIS).
+everywhere: once calls have kept failing for `degrade_after_s` the instance switches to
+static routing (DEGRADED) and, once a call succeeds again, trusts its liveness view only
+after a warm-up (WARMING -> REDIS).
 See ARCHITECTURE.md, "Failure modes".
 """
 
@@ -38,14 +39,23 @@ def connect(url: str) -> aioredis.Redis:
 
 class RedisLink:
     def __init__(
-        self, url: str, *, prefix: str, warmup_s: float, client: aioredis.Redis | None = None
+        self,
+        url: str,
+        *,
+        prefix: str,
+        warmup_s: float,
+        degrade_after_s: float,
+        client: aioredis.Redis | None = None,
     ) -> None:
         self.redis = client or connect(url)
         self.prefix = prefix
         self.warmup_s = warmup_s
+        self.degrade_after_s = degrade_after_s
         # Nothing is known before the first heartbeat: untrusted until it succeeds.
         self._mode = Mode.WARMING
         self._trusted_after = float("inf")
+        self._ever_reached = False
+        self._failing_since: float | None = None
         self.failures = 0
 
     def key(self, *parts: object) -> str:
@@ -53,8 +63,16 @@ class RedisLink:
 
     @property
     def mode(self) -> Mode:
-        if self._mode is Mode.WARMING and time.monotonic() >= self._trusted_after:
+        now = time.monotonic()
+        if self._mode is Mode.WARMING and now >= self._trusted_after:
             self._mode = Mode.REDIS
+        failing = self._failing_since is not None and self._mode is not Mode.DEGRADED
+        if failing and now - self._failing_since >= self.degrade_after_s:  # type: ignore[operator]
+            log.warning(
+                "redis_unreachable_static_routing",
+                failing_for_s=round(now - self._failing_since, 2),  # type: ignore[operator]
+            )
+            self._mode = Mode.DEGRADED
         return self._mode
 
     def trust_now(self) -> None:
@@ -62,20 +80,27 @@ class RedisLink:
         self._mode = Mode.REDIS
 
     def failed(self, exc: BaseException) -> None:
+        """A call failed. DEGRADED only once calls have kept failing for a while: a stall
+        (fsync, fork) or one lost reply must not switch the fleet to static routing."""
         self.failures += 1
-        if self._mode is not Mode.DEGRADED:
-            log.warning(
-                "redis_unreachable_static_routing", error=exc.__class__.__name__, detail=str(exc)
-            )
-        self._mode = Mode.DEGRADED
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            log.info("redis_call_failed", error=exc.__class__.__name__, detail=str(exc))
+        if not self._ever_reached and self._mode is not Mode.DEGRADED:
+            # Never reached at all: there is no trust to protect, go static at once.
+            log.warning("redis_unreachable_static_routing", error=exc.__class__.__name__)
+            self._mode = Mode.DEGRADED
 
-    def reached(self) -> None:
-        """A full round trip worked (the heartbeat's): leave DEGRADED through a warm-up."""
+    def succeeded(self) -> None:
+        """A round trip worked: leave DEGRADED through a warm-up (peers re-announce)."""
+        self._failing_since = None
+        self.failures = 0
         if self._mode is Mode.DEGRADED:
             self._mode = Mode.WARMING
             self._trusted_after = time.monotonic() + self.warmup_s
             log.info("redis_reconnected", warmup_s=self.warmup_s)
-        self.failures = 0
+        self._ever_reached = True
 
     async def count(self, key: str, ttl_s: int) -> int | None:
         """Increment a counter that expires `ttl_s` after its last use; None if unreachable."""
@@ -87,6 +112,7 @@ class RedisLink:
         except REDIS_ERRORS as exc:
             self.failed(exc)
             return None
+        self.succeeded()
         return int(count)
 
     async def close(self) -> None:

@@ -11,9 +11,13 @@ import pytest
 
 from bot.status import InstanceStatus
 from bot.store import FleetStore, Mode, local_store, redis_store
+from bot.store.claims import ClaimState
 from bot.store.startup import restart_backoff
 from bot.tasks import stop_task
 from sandbox.redis_server import free_port
+from sandbox.tcp_proxy import TcpProxy
+
+WON, LOST, PENDING = ClaimState.WON, ClaimState.LOST, ClaimState.PENDING
 
 
 def status(instance: int, **fields: object) -> InstanceStatus:
@@ -69,20 +73,69 @@ async def test_a_killed_instance_drops_out_after_its_ttl(key_prefix, redis_url):
 async def test_claim_is_atomic_under_concurrency(key_prefix, redis_url):
     stores = [make(i % 4 + 1, key_prefix, redis_url) for i in range(40)]
     results = await asyncio.gather(*(s.claims.claim("1234567890") for s in stores * 5))
-    assert results.count(True) == 1
-    assert results.count(False) == len(results) - 1
-    assert await stores[0].claims.claim("msg:1234567890") is True, "message ids are separate"
+    won_by = {stores[i % 40].incarnation for i, r in enumerate(results) if r.state is WON}
+    assert len(won_by) == 1, "one incarnation wins"
+    assert [r.state for r in results].count(WON) == 5, "and its own repeated claims win again"
+    others = [r for r in results if r.state is not WON]
+    assert {r.state for r in others} == {PENDING}
+    assert all(0 < r.lapses_in_s <= 1.0 for r in others)
+    again = await stores[0].claims.claim("msg:1234567890")
+    assert again.state is WON, "message ids are separate keys"
     for s in stores:
         await s.close()
 
 
-async def test_claims_expire_with_the_interaction_token(key_prefix, redis_client, redis_url):
-    store = make(2, key_prefix, redis_url)
-    assert await store.claims.claim("42") is True
-    ttl = await redis_client.ttl(f"{key_prefix}claim:42")
-    assert 890 < ttl <= 900
-    assert await redis_client.get(f"{key_prefix}claim:42") == "2"
+async def test_a_claim_is_a_lease_until_made_final(key_prefix, redis_client, redis_url):
+    store, peer = make(2, key_prefix, redis_url), make(4, key_prefix, redis_url)
+    assert (await store.claims.claim("42")).state is WON
+    key = f"{key_prefix}claim:42"
+    assert await redis_client.get(key) == f"p:{store.incarnation}"
+    assert 0 < await redis_client.pttl(key) <= 1000
+    assert store.incarnation.startswith("2.") and store.incarnation != peer.incarnation
+    assert (await peer.claims.claim("42")).state is PENDING
+    assert await store.claims.finalize("42") is True
+    assert await redis_client.get(key) == f"f:{store.incarnation}"
+    assert 890 < await redis_client.ttl(key) <= 900, "final: as long as the token lives"
+    assert (await peer.claims.claim("42")).state is LOST
+    assert await peer.claims.finalize("42") is False, "only the holder makes it final"
     await store.close()
+    await peer.close()
+
+
+async def test_a_lapsed_lease_goes_to_the_next_claimer(key_prefix, redis_client, redis_url):
+    store, peer = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
+    assert (await store.claims.claim("7")).state is WON
+    await asyncio.sleep(0.5)
+    assert await store.claims.renew("7") is True
+    assert await redis_client.pttl(f"{key_prefix}claim:7") > 900, "renewed to a full lease"
+    await asyncio.sleep(1.05)  # the holder stalls: no renewal, no answer
+    assert (await peer.claims.claim("7")).state is WON
+    assert await store.claims.renew("7") is False, "the stalled holder lost it"
+    assert await store.claims.finalize("7") is False
+    await store.claims.release("7")  # not ours any more: releasing changes nothing
+    assert await redis_client.get(f"{key_prefix}claim:7") == f"p:{peer.incarnation}"
+    await peer.claims.release("7")
+    assert await redis_client.exists(f"{key_prefix}claim:7") == 0
+    await store.close()
+    await peer.close()
+
+
+async def test_a_claim_whose_reply_was_lost_is_still_a_win(key_prefix, redis_client, redis_url):
+    # The first try lands but its reply never comes back; redis-py times out and retries.
+    proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    await proxy.start()
+    store = make(3, key_prefix, proxy.url)
+    peer = make(4, key_prefix, redis_url)
+    await store.claims.claim("warm-up")  # connect and load the script first
+    proxy.withhold_replies(1)
+    result = await store.claims.claim("99")
+    assert result.state is WON, "the retry finds its own lease and wins"
+    assert await redis_client.get(f"{key_prefix}claim:99") == f"p:{store.incarnation}"
+    assert (await peer.claims.claim("99")).state is PENDING
+    assert store.mode is not Mode.DEGRADED, "one lost reply is not an outage"
+    await store.close()
+    await peer.close()
+    await proxy.stop()
 
 
 async def test_identify_slots_are_spaced_across_the_fleet(key_prefix, redis_client, redis_url):
@@ -136,7 +189,7 @@ async def test_unreachable_redis_degrades_without_blocking(key_prefix):
     await dead.start(snapshot_of(1))
     assert dead.mode is Mode.DEGRADED
     assert dead.liveness.alive_view().trusted is False
-    assert await dead.claims.claim("1") is None
+    assert (await dead.claims.claim("1")).state is ClaimState.UNKNOWN
     assert await dead.liveness.snapshots() is None
     assert await dead.startup.restart_delay() == 0
     assert time.monotonic() - started < 5
@@ -150,7 +203,9 @@ async def test_outage_then_recovery_without_restart(key_prefix, private_redis):
     await four.start(snapshot_of(4))
     assert four.mode is Mode.REDIS
     private_redis.stop()
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)
+    assert four.mode is Mode.REDIS, "debounced: half a second of failures is not an outage"
+    await asyncio.sleep(1.0)  # failing for over a second (2 heartbeats, at least 1 s)
     assert four.mode is Mode.DEGRADED and one.mode is Mode.DEGRADED
     private_redis.start()
     await asyncio.sleep(1.5)
@@ -159,7 +214,7 @@ async def test_outage_then_recovery_without_restart(key_prefix, private_redis):
     await asyncio.sleep(0.7)
     assert four.mode is Mode.REDIS
     assert four.liveness.alive_view().alive == {1, 4}
-    assert await four.claims.claim("after-outage") is True
+    assert (await four.claims.claim("after-outage")).state is WON
     await one.close()
     await four.close()
 
@@ -179,8 +234,8 @@ async def test_local_store_spaces_only_re_identifies(monkeypatch):
 
 async def test_local_store_answers_each_event_once():
     local = local_store()
-    assert await local.claims.claim("7") is True
-    assert await local.claims.claim("7") is False
+    assert (await local.claims.claim("7")).state is WON
+    assert (await local.claims.claim("7")).state is LOST
     assert local.mode is Mode.LOCAL and not local.liveness.alive_view().trusted
     assert await local.startup.begin_sync("global", "x") is True
 
