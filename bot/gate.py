@@ -31,8 +31,6 @@ UTILITY_ROUTE = "상태"
 # Nobody starts acting on an event later than this after its creation: the answer must
 # reach Discord within 3 s, with room for gateway lag and the callback round trip.
 ACT_DEADLINE_S = 2.4
-# Ranks retaking a lapsed lease retry this far apart, in rank order.
-RETAKE_STAGGER_S = 0.1
 # When every alive instance declines, the last one says so instead of leaving silence.
 NOBODY_CAN_SERVE = "지금은 이 요청을 처리할 수 있는 인스턴스가 없어요. 잠시 후 다시 시도해 주세요."
 
@@ -136,18 +134,18 @@ class AnswerGate:
     async def _claim(self, event_key: str, created_at: float, rank: int) -> bool | None:
         """Take the claim, waiting out a peer's lapsing lease; None if unreachable.
 
-        When a lease lapses, ranks retry in their order (RETAKE_STAGGER_S apart), so the
-        next rank takes the event over and the ones after it find its new lease."""
+        When a lease lapses, the store lets ranks retake it in their order, so the next
+        rank takes the event over and the ones after it find its new lease."""
         claims = self.store.claims
         while True:
-            result = await claims.claim(event_key)
+            result = await claims.claim(event_key, rank)
             if result.state is ClaimState.WON:
                 return True
             if result.state is ClaimState.LOST:
                 return False
             remaining = created_at + ACT_DEADLINE_S - time.time()
             if result.state is ClaimState.PENDING:
-                wait = result.lapses_in_s + 0.02 + rank * RETAKE_STAGGER_S
+                wait = result.retry_in_s + 0.01
                 if wait >= remaining:
                     return False  # still held at the deadline: the holder answers
                 await asyncio.sleep(wait)

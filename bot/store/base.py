@@ -60,8 +60,10 @@ class Claims(ABC):
     """Exactly-once: the first claimer of an event answers it (bot/store/claims.py)."""
 
     @abstractmethod
-    async def claim(self, key: str) -> ClaimResult:
-        """Try to take `key` (e.g. `123` or `msg:456`) as a lease; ours again if we hold it."""
+    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
+        """Try to take `key` (e.g. `123` or `msg:456`) as a lease; ours again if we hold it.
+
+        `rank` orders takeovers of a lapsed lease: lower ranks get their turn first."""
 
     @abstractmethod
     async def finalize(self, key: str) -> bool | None:

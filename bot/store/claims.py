@@ -1,9 +1,9 @@
 """Exactly-once claims: `{prefix}claim:{event}`, a short lease that becomes final.
 
-The claimer takes a *lease* (`p:<incarnation>`, about a second) and makes it *final*
-(`f:<incarnation>`, as long as Discord's interaction token) once Discord accepted its
-deferral or reply. A winner that dies or stalls before that lets the lease lapse, and
-the next rank takes the event over. The value names the claimer's incarnation (instance
+The claimer takes a *lease* (about a second) and makes it *final* (as long as Discord's
+interaction token) once Discord accepted its deferral or reply. A winner that dies or
+stalls before that lets the lease lapse, and the next rank takes the event over, in rank
+order. The value names the claimer's incarnation (instance
 id plus a per-start id), so a claim retried after a timeout whose first try had landed
 recognises its own win. See ARCHITECTURE.md, "The claim protocol".
 """
@@ -17,36 +17,49 @@ from enum import StrEnum
 from bot.store.base import Claims
 from bot.store.redis_link import REDIS_ERRORS, RedisLink
 
-CLAIM_TTL_S = 900  # Discord's interaction token lifetime: a final claim outlives the work
+CLAIM_TTL_S = 900  # Discord's interaction token lifetime: a claim never outlives the work
 LEASE_S = 1.0  # a pending claim lapses this long after it was taken or last renewed
+# After a lease lapses, rank r may take it over only r x RETAKE_STAGGER later, so the next
+# rank wins the takeover and a later rank arriving just then does not race it.
+RETAKE_STAGGER_S = 0.1
 
-# KEYS[1] claim key; ARGV[1] incarnation, ARGV[2] lease in ms.
-# Returns {1, 0} won (new or already ours), {0, -1} final elsewhere, {0, pttl} pending.
+# Values: `p:<incarnation>:<lease end, Redis ms>` (pending) or `f:<incarnation>` (final).
+# A lapsed lease stays as a trace until CLAIM_TTL_S so the retake order can be enforced.
+# KEYS[1] claim key; ARGV: incarnation, lease ms, rank, stagger ms, ttl ms.
+# Returns {1, 0} won (new, or already ours), {0, -1} final elsewhere, {0, ms} wait ms.
 CLAIM_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[2])
-  return {1, 0}
+if v then
+  local state, owner, lease_end = string.match(v, '^(%a):([^:]+):?(%d*)$')
+  if owner == ARGV[1] then return {1, 0} end
+  if state == 'f' then return {0, -1} end
+  local free_at = tonumber(lease_end) + tonumber(ARGV[3]) * tonumber(ARGV[4])
+  if now < free_at then return {0, free_at - now} end
 end
-if string.sub(v, 3) == ARGV[1] then return {1, 0} end
-if string.sub(v, 1, 1) == 'f' then return {0, -1} end
-return {0, redis.call('PTTL', KEYS[1])}
+redis.call('SET', KEYS[1], 'p:' .. ARGV[1] .. ':' .. (now + tonumber(ARGV[2])), 'PX', ARGV[5])
+return {1, 0}
 """
-# KEYS[1] claim key; ARGV[1] incarnation; ARGV[2] 'final' or 'renew'; ARGV[3] ttl in ms.
+# KEYS[1] claim key; ARGV: incarnation, 'final' or 'renew', lease ms, ttl ms.
 # Touches the claim only while it is ours; returns 1 if it was, 0 otherwise.
 KEEP_LUA = """
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 3) ~= ARGV[1] then return 0 end
+if not v then return 0 end
+local state, owner = string.match(v, '^(%a):([^:]+)')
+if owner ~= ARGV[1] then return 0 end
 if ARGV[2] == 'final' then
-  redis.call('SET', KEYS[1], 'f:' .. ARGV[1], 'PX', ARGV[3])
-elseif string.sub(v, 1, 1) == 'p' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('SET', KEYS[1], 'f:' .. ARGV[1], 'PX', ARGV[4])
+elseif state == 'p' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('SET', KEYS[1], 'p:' .. ARGV[1] .. ':' .. (now + tonumber(ARGV[3])), 'PX', ARGV[4])
 end
 return 1
 """
 RELEASE_LUA = """
 local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 3) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if v and string.match(v, '^%a:([^:]+)') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
@@ -61,7 +74,8 @@ class ClaimState(StrEnum):
 @dataclass(frozen=True)
 class ClaimResult:
     state: ClaimState
-    lapses_in_s: float = 0.0  # PENDING: when the holder's lease runs out unless renewed
+    # PENDING: when this claimer may try again (the holder's lease end, plus its rank's turn)
+    retry_in_s: float = 0.0
 
 
 WON = ClaimResult(ClaimState.WON)
@@ -75,7 +89,7 @@ class LocalClaims(Claims):
     def __init__(self) -> None:
         self._claims: dict[str, float] = {}
 
-    async def claim(self, key: str) -> ClaimResult:
+    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
         now = time.monotonic()
         # Forget old claims so a long-running process does not grow without bound.
         for old in [k for k, t in self._claims.items() if now - t > CLAIM_TTL_S]:
@@ -100,30 +114,29 @@ class RedisClaims(Claims):
         self.link = link
         self.incarnation = incarnation
         self.lease_ms = int(lease_s * 1000)
+        self.ttl_ms = CLAIM_TTL_S * 1000
         self._claim = link.redis.register_script(CLAIM_LUA)
         self._keep = link.redis.register_script(KEEP_LUA)
         self._release = link.redis.register_script(RELEASE_LUA)
 
-    async def claim(self, key: str) -> ClaimResult:
+    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
+        args = [self.incarnation, self.lease_ms, rank, int(RETAKE_STAGGER_S * 1000), self.ttl_ms]
         try:
-            won, pttl = await self._claim(
-                keys=[self.link.key("claim", key)], args=[self.incarnation, self.lease_ms]
-            )
+            won, wait_ms = await self._claim(keys=[self.link.key("claim", key)], args=args)
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
             return UNKNOWN
         self.link.succeeded()
         if int(won):
             return WON
-        if int(pttl) < 0:
+        if int(wait_ms) < 0:
             return LOST
-        return ClaimResult(ClaimState.PENDING, lapses_in_s=int(pttl) / 1000)
+        return ClaimResult(ClaimState.PENDING, retry_in_s=int(wait_ms) / 1000)
 
-    async def _touch(self, key: str, mode: str, ttl_ms: int) -> bool | None:
+    async def _touch(self, key: str, mode: str) -> bool | None:
+        args = [self.incarnation, mode, self.lease_ms, self.ttl_ms]
         try:
-            kept = await self._keep(
-                keys=[self.link.key("claim", key)], args=[self.incarnation, mode, ttl_ms]
-            )
+            kept = await self._keep(keys=[self.link.key("claim", key)], args=args)
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
             return None
@@ -131,10 +144,10 @@ class RedisClaims(Claims):
         return bool(int(kept))
 
     async def finalize(self, key: str) -> bool | None:
-        return await self._touch(key, "final", CLAIM_TTL_S * 1000)
+        return await self._touch(key, "final")
 
     async def renew(self, key: str) -> bool | None:
-        return await self._touch(key, "renew", self.lease_ms)
+        return await self._touch(key, "renew")
 
     async def release(self, key: str) -> None:
         try:

@@ -34,6 +34,14 @@ def status(instance: int, **fields: object) -> InstanceStatus:
     return InstanceStatus(**(values | fields))
 
 
+async def lease_left_ms(redis_client, key: str, incarnation: str) -> int:
+    """How long the pending lease `incarnation` holds on `key` still runs (Redis's clock)."""
+    state, owner, lease_end = (await redis_client.get(key)).split(":")
+    assert (state, owner) == ("p", incarnation)
+    seconds, micros = await redis_client.time()
+    return int(lease_end) - (seconds * 1000 + micros // 1000)
+
+
 def snapshot_of(instance: int):
     return lambda: status(instance)
 
@@ -78,7 +86,7 @@ async def test_claim_is_atomic_under_concurrency(key_prefix, redis_url):
     assert [r.state for r in results].count(WON) == 5, "and its own repeated claims win again"
     others = [r for r in results if r.state is not WON]
     assert {r.state for r in others} == {PENDING}
-    assert all(0 < r.lapses_in_s <= 1.0 for r in others)
+    assert all(0 < r.retry_in_s <= 1.0 for r in others), "the lease ends within a second"
     again = await stores[0].claims.claim("msg:1234567890")
     assert again.state is WON, "message ids are separate keys"
     for s in stores:
@@ -89,8 +97,7 @@ async def test_a_claim_is_a_lease_until_made_final(key_prefix, redis_client, red
     store, peer = make(2, key_prefix, redis_url), make(4, key_prefix, redis_url)
     assert (await store.claims.claim("42")).state is WON
     key = f"{key_prefix}claim:42"
-    assert await redis_client.get(key) == f"p:{store.incarnation}"
-    assert 0 < await redis_client.pttl(key) <= 1000
+    assert 0 < await lease_left_ms(redis_client, key, store.incarnation) <= 1000
     assert store.incarnation.startswith("2.") and store.incarnation != peer.incarnation
     assert (await peer.claims.claim("42")).state is PENDING
     assert await store.claims.finalize("42") is True
@@ -104,20 +111,37 @@ async def test_a_claim_is_a_lease_until_made_final(key_prefix, redis_client, red
 
 async def test_a_lapsed_lease_goes_to_the_next_claimer(key_prefix, redis_client, redis_url):
     store, peer = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
+    key = f"{key_prefix}claim:7"
     assert (await store.claims.claim("7")).state is WON
     await asyncio.sleep(0.5)
     assert await store.claims.renew("7") is True
-    assert await redis_client.pttl(f"{key_prefix}claim:7") > 900, "renewed to a full lease"
+    assert await lease_left_ms(redis_client, key, store.incarnation) > 900, "a full lease again"
     await asyncio.sleep(1.05)  # the holder stalls: no renewal, no answer
     assert (await peer.claims.claim("7")).state is WON
     assert await store.claims.renew("7") is False, "the stalled holder lost it"
     assert await store.claims.finalize("7") is False
     await store.claims.release("7")  # not ours any more: releasing changes nothing
-    assert await redis_client.get(f"{key_prefix}claim:7") == f"p:{peer.incarnation}"
+    assert await lease_left_ms(redis_client, key, peer.incarnation) > 900
     await peer.claims.release("7")
     assert await redis_client.exists(f"{key_prefix}claim:7") == 0
     await store.close()
     await peer.close()
+
+
+async def test_a_lapsed_lease_is_retaken_in_rank_order(key_prefix, redis_url):
+    holder, rank1, rank3 = (make(i, key_prefix, redis_url) for i in (1, 4, 3))
+    assert (await holder.claims.claim("8")).state is WON
+    await asyncio.sleep(1.02)  # the holder's lease has just lapsed
+    late = await rank3.claims.claim("8", rank=3)
+    assert late.state is PENDING and 0.2 < late.retry_in_s <= 0.3, "rank 3 waits its turn"
+    first = await rank1.claims.claim("8", rank=1)
+    assert first.state is PENDING and first.retry_in_s <= 0.1
+    await asyncio.sleep(first.retry_in_s + 0.01)
+    assert (await rank1.claims.claim("8", rank=1)).state is WON, "the next rank takes it"
+    await asyncio.sleep(0.3)
+    assert (await rank3.claims.claim("8", rank=3)).state is PENDING, "and holds it now"
+    for store in (holder, rank1, rank3):
+        await store.close()
 
 
 async def test_a_claim_whose_reply_was_lost_is_still_a_win(key_prefix, redis_client, redis_url):
@@ -130,7 +154,7 @@ async def test_a_claim_whose_reply_was_lost_is_still_a_win(key_prefix, redis_cli
     proxy.withhold_replies(1)
     result = await store.claims.claim("99")
     assert result.state is WON, "the retry finds its own lease and wins"
-    assert await redis_client.get(f"{key_prefix}claim:99") == f"p:{store.incarnation}"
+    assert await lease_left_ms(redis_client, f"{key_prefix}claim:99", store.incarnation) > 0
     assert (await peer.claims.claim("99")).state is PENDING
     assert store.mode is not Mode.DEGRADED, "one lost reply is not an outage"
     await store.close()
