@@ -35,6 +35,8 @@ log = get_logger("bot.answering")
 ALREADY_HANDLED_CODES = frozenset({40060, 10062})
 # How often a held claim checks whether Discord has accepted the answer.
 HOLD_POLL_S = 0.02
+# The winner checks the canary this long after the event was created.
+CANARY_AFTER_S = 1.5
 GENERIC_FAILURE = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
 
 
@@ -146,6 +148,7 @@ class AnswerPath:
         tells when Discord accepted the answer, which makes the claim final; without it
         the claim becomes final when the work is over.
         """
+        self._note_seen(event)
         result = await self.gate.should_answer(
             event.key, event.channel_name, event.command, event.created_at
         )
@@ -196,6 +199,26 @@ class AnswerPath:
             await claims.finalize(event.key)
         finally:
             self._holding.pop(event.key, None)
+        await self._check_canary(event)
+
+    def _note_seen(self, event: Event) -> None:
+        task = asyncio.create_task(self.gate.store.claims.note_seen(event.key), name="seen")
+        self._holders.add(task)
+        task.add_done_callback(self._holders.discard)
+
+    async def _check_canary(self, event: Event) -> None:
+        """Our one platform assumption: every connected instance receives every event.
+        The winner compares how many did with how many are connected, once all had time."""
+        await asyncio.sleep(max(0.0, event.created_at + CANARY_AFTER_S - time.time()))
+        seen = await self.gate.store.claims.seen_by(event.key)
+        connected = len(self.gate.store.liveness.alive_view().alive)
+        if seen is not None and seen < connected:
+            log.warning(
+                "event_not_seen_by_every_instance",
+                seen_by=seen,
+                connected=connected,
+                **event.log_fields(),
+            )
 
     def _work_over(self, event: Event) -> None:
         over = self._holding.get(event.key)
@@ -319,9 +342,20 @@ async def reply_error(interaction: discord.Interaction, message: str) -> None:
             log.warning("error_reply_failed", status=exc.status, code=exc.code)
 
 
+def first_reply_nonce(message: discord.Message) -> str:
+    """The nonce of the first reply to a chat trigger. Sent with `enforce_nonce` (discord.py
+    adds it whenever a nonce is given), Discord drops a second copy of that reply from an
+    instance cut off from Redis: for messages, Discord is the final arbiter too."""
+    return str(message.id)
+
+
+def error_reply_nonce(message: discord.Message) -> str:
+    return f"e{message.id}"
+
+
 async def reply_error_to_message(message: discord.Message, text: str) -> None:
     """A routed chat message that failed gets a reply saying so (never a traceback)."""
     try:
-        await message.reply(text, mention_author=False)
+        await message.reply(text, mention_author=False, nonce=error_reply_nonce(message))
     except discord.HTTPException as exc:
         log.warning("error_reply_failed", status=exc.status, code=exc.code)

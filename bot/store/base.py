@@ -77,6 +77,14 @@ class Claims(ABC):
     async def release(self, key: str) -> None:
         """Give our claim up so the next rank can take the event."""
 
+    @abstractmethod
+    async def note_seen(self, key: str) -> None:
+        """Count this instance among those that received the event (the canary)."""
+
+    @abstractmethod
+    async def seen_by(self, key: str) -> int | None:
+        """How many instances received the event; None when unknown."""
+
 
 class StartupGuard(ABC):
     """Start-up steps the fleet must take one at a time (Discord's limits are per token)."""

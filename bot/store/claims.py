@@ -22,6 +22,7 @@ LEASE_S = 1.0  # a pending claim lapses this long after it was taken or last ren
 # After a lease lapses, rank r may take it over only r x RETAKE_STAGGER later, so the next
 # rank wins the takeover and a later rank arriving just then does not race it.
 RETAKE_STAGGER_S = 0.1
+SEEN_TTL_S = 60  # the canary's per-event count of instances that received it
 
 # Values: `p:<incarnation>:<lease end, Redis ms>` (pending) or `f:<incarnation>` (final).
 # A lapsed lease stays as a trace until CLAIM_TTL_S so the retake order can be enforced.
@@ -108,6 +109,12 @@ class LocalClaims(Claims):
     async def release(self, key: str) -> None:
         self._claims.pop(key, None)
 
+    async def note_seen(self, key: str) -> None:
+        return None  # one process: there is nobody to compare with
+
+    async def seen_by(self, key: str) -> int | None:
+        return None
+
 
 class RedisClaims(Claims):
     def __init__(self, link: RedisLink, incarnation: str, *, lease_s: float = LEASE_S) -> None:
@@ -154,3 +161,20 @@ class RedisClaims(Claims):
             await self._release(keys=[self.link.key("claim", key)], args=[self.incarnation])
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
+
+    async def note_seen(self, key: str) -> None:
+        try:
+            async with self.link.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(self.link.key("seen", key))
+                pipe.expire(self.link.key("seen", key), SEEN_TTL_S)
+                await pipe.execute()
+        except REDIS_ERRORS as exc:
+            self.link.failed(exc)
+
+    async def seen_by(self, key: str) -> int | None:
+        try:
+            count = await self.link.redis.get(self.link.key("seen", key))
+        except REDIS_ERRORS as exc:
+            self.link.failed(exc)
+            return None
+        return int(count or 0)

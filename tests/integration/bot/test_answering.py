@@ -212,6 +212,8 @@ async def test_a_routed_chat_message_failure_gets_a_korean_reply(world):
         assert await counted(bot, send_broken) == CounterSnapshot(failed=1)
         assert broken.content == GENERIC
         assert INTERNAL_DETAIL not in str(broken.messages)
+        # Sent with an enforced nonce: a second instance's copy would be dropped by Discord.
+        assert broken.messages[0]["nonce"] == f"e{broken.message_id}"
     finally:
         bot.message_handler = None
 

@@ -1,10 +1,12 @@
-"""The answering path holds a won claim until Discord has the answer, then makes it final."""
+"""The answering path on real Redis: it holds a won claim until Discord has the answer,
+then makes it final, and checks that every connected instance received the event."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+from bot import answering
 from bot.answering import AnswerPath, Event, EventKind
 from bot.gate import AnswerGate, Verdict
 from bot.status import Counters, InstanceStatus
@@ -63,3 +65,38 @@ async def test_an_answer_in_time_makes_the_claim_final_at_once(key_prefix, redis
     assert await redis_client.get(f"{key_prefix}claim:quick-1") == f"f:{owner.store.incarnation}"
     await path.close()
     await owner.store.close()
+
+
+async def test_the_winner_warns_when_a_connected_instance_never_saw_the_event(
+    key_prefix, redis_url, monkeypatch
+):
+    owner, peer = await member(1, key_prefix, redis_url), await member(4, key_prefix, redis_url)
+    await asyncio.sleep(0.45)
+    warnings: list[tuple[str, dict]] = []
+
+    class Recorder:
+        def __getattr__(self, level):
+            def record(event: str, **fields: object) -> None:
+                if level == "warning":
+                    warnings.append((event, fields))
+
+            return record
+
+    monkeypatch.setattr(answering, "log", Recorder())
+    path = AnswerPath(owner, Counters())
+    seen_by_both = Event(EventKind.COMMAND, "canary-1", "핑", "채팅방-1", created_at=time.time())
+    await peer.store.claims.note_seen("canary-1")
+    assert await path.admit(seen_by_both, refuse_nothing, lambda: True) is True
+    only_owner = Event(EventKind.COMMAND, "canary-2", "핑", "채팅방-1", created_at=time.time())
+    assert await path.admit(only_owner, refuse_nothing, lambda: True) is True
+    await asyncio.sleep(1.7)  # the canary looks 1.5 s after the event
+    assert [(e, f["event_key"], f["seen_by"], f["connected"]) for e, f in warnings] == [
+        ("event_not_seen_by_every_instance", "canary-2", 1, 2)
+    ]
+    await path.close()
+    for gate in (owner, peer):
+        await gate.store.close()
+
+
+async def refuse_nothing(message: str) -> None:
+    raise AssertionError(message)
