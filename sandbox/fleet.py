@@ -1,9 +1,14 @@
 """Run real `python -m bot run` processes against the local Discord double.
 
 Used by the end-to-end tests, the benchmarks and `python -m bot demo`. Each instance
-gets its own environment (INSTANCE_ID, endpoints, a fake token that labels it for the
-double, fake provider keys) and its own log file; the runner watches the JSON log for
-the `serving` event, and can SIGKILL, stop gracefully, or restart any instance.
+gets its own environment and its own log file; the runner watches the JSON log for the
+`serving` event, and can SIGKILL, stop gracefully, or restart any instance.
+
+The environment is a production one: every instance gets the same bot token
+(`SANDBOX_TOKEN`) and the same fake provider keys, and differs only in INSTANCE_ID, its
+health file and its endpoint URLs. Those carry the instance's label (`/i/<label>`, see
+sandbox/discord/labels.py), which is how the double tells the sessions and requests of
+one instance from another's, as Discord does by session.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.discord.labels import labelled_url
+
 # Settings the bot reads: never inherit them from the caller's environment.
 BOT_SETTING_VARS = re.compile(
     r"^(INSTANCE_ID|ENV_FILE|DISCORD_.*|OPENAI_.*|MINIMAX_.*|STABILITY_.*|INSTANCE_\d_CHANNEL_PATTERNS"
@@ -27,6 +34,8 @@ BOT_SETTING_VARS = re.compile(
     r"|IDENTIFY_SPACING)$",
     re.IGNORECASE,
 )
+# The one bot token of the whole fleet, as in production. A fake secret: never sent or logged.
+SANDBOX_TOKEN = "sandbox-bot-token"
 # Provider endpoints until provider doubles exist: a closed loopback port, never the internet.
 UNROUTABLE_PROVIDER = "http://127.0.0.1:9/v1"
 # Defaults that keep a fleet quick to start on loopback; real deployments use the bot's own.
@@ -64,7 +73,11 @@ def _base_env() -> dict[str, str]:
 
 
 class Fleet:
-    """One to four bot processes (or one single-mode process) on the double."""
+    """One to four bot processes (or one single-mode process) on the double.
+
+    `rest_url` and `gateway_url` are the double's plain URLs; each instance is given them
+    below its own `/i/<label>`, its INSTANCE_ID.
+    """
 
     def __init__(
         self,
@@ -87,8 +100,7 @@ class Fleet:
             "stability": UNROUTABLE_PROVIDER,
         } | dict(provider_urls or {})
         common = {
-            "DISCORD_API_BASE_URL": rest_url,
-            "DISCORD_GATEWAY_URL": gateway_url,
+            "DISCORD_TOKEN": SANDBOX_TOKEN,
             "REDIS_URL": redis_url,
             "REDIS_KEY_PREFIX": self.key_prefix,
             "OPENAI_BASE_URL": providers["openai"],
@@ -107,7 +119,8 @@ class Fleet:
                 | _fake_keys()
                 | {
                     "INSTANCE_ID": label,
-                    "DISCORD_TOKEN": f"sandbox-instance-{label}",
+                    "DISCORD_API_BASE_URL": labelled_url(rest_url, label),
+                    "DISCORD_GATEWAY_URL": labelled_url(gateway_url, label),
                     "HEALTH_FILE": str(workdir / f"health-{label}.json"),
                     "PYTHONUNBUFFERED": "1",
                 }

@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .models import IdentifyRecord, SessionInfo, instance_of
+from .labels import instance_of, labelled_url
+from .models import IdentifyRecord, SessionInfo
 from .state import DiscordState
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,14 @@ CLOSE_ALREADY_AUTHENTICATED = 4005
 class GatewaySession:
     """One websocket connection; implements state.Session."""
 
-    def __init__(self, state: DiscordState, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, state: DiscordState, ws: web.WebSocketResponse, label: str | None = None
+    ) -> None:
         self.state = state
         self.ws = ws
-        self.info = SessionInfo(session_id=uuid.uuid4().hex, connected_at=time.monotonic())
+        self.info = SessionInfo(
+            session_id=uuid.uuid4().hex, instance=label, label=label, connected_at=time.monotonic()
+        )
         self.seq = 0
         self._identified = False
         # Dispatches come from several tasks (driver calls, REST handlers); the lock keeps
@@ -120,7 +125,9 @@ class GatewaySession:
         raw_shard = data.get("shard")
         shard = (int(raw_shard[0]), int(raw_shard[1])) if isinstance(raw_shard, list) else None
         info = self.info
-        info.token, info.instance = token, instance_of(token)
+        info.token = token
+        if info.label is None:
+            info.instance = instance_of(token)
         info.intents = int(data.get("intents") or 0)
         info.shard = shard
         info.identified_at = time.monotonic()
@@ -141,6 +148,12 @@ class GatewaySession:
         info.ready = True
         self.state.changed()
 
+    @property
+    def gateway_url(self) -> str:
+        """The URL this session came through (labelled or plain), for resuming."""
+        url = self.state.gateway_url
+        return url if self.info.label is None else labelled_url(url, self.info.label)
+
     def _ready_payload(self) -> dict[str, Any]:
         world = self.state.world
         user = world.bot.payload() | {"verified": True, "mfa_enabled": False, "email": None}
@@ -151,7 +164,7 @@ class GatewaySession:
             "guilds": [{"id": str(world.guild_id), "unavailable": True}],
             "session_id": self.info.session_id,
             "session_type": "normal",
-            "resume_gateway_url": self.state.gateway_url,
+            "resume_gateway_url": self.gateway_url,
             "private_channels": [],
             "relationships": [],
             "presences": [],
@@ -182,11 +195,14 @@ class GatewaySession:
         await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
 
-async def gateway_handler(state: DiscordState, request: web.Request) -> web.WebSocketResponse:
+async def gateway_handler(
+    state: DiscordState, request: web.Request, label: str | None = None
+) -> web.WebSocketResponse:
+    """One websocket connection; `label` is the `/i/<label>` of the URL, if any."""
     # `timeout` bounds the closing handshake, so stop() cannot hang on a silent client.
     ws = web.WebSocketResponse(autoping=True, max_msg_size=0, timeout=2.0)
     await ws.prepare(request)
-    session = GatewaySession(state, ws)
+    session = GatewaySession(state, ws, label)
     state.sessions.append(session)
     state.changed()
     try:

@@ -50,7 +50,7 @@ class Recipient:
     session_id: str
     instance: str | None
     token: str  # this session's interaction token
-    bot_token: str | None = None  # the label the session identified with
+    bot_token: str | None = None  # the token the session identified with
 
 
 @dataclass

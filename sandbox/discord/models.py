@@ -9,13 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def instance_of(token: str | None) -> str | None:
-    """The instance label of a token: the text after its last '-' ("sandbox-instance-4" -> "4")."""
-    if not token:
-        return None
-    return token.rsplit("-", 1)[-1]
-
-
 @dataclass(frozen=True)
 class FileRecord:
     """One uploaded file of a multipart request."""
@@ -35,7 +28,7 @@ class RequestRecord:
     route: str | None  # the spec path template it matched, None for unknown routes
     query: dict[str, str]
     token: str | None
-    instance: str | None
+    instance: str | None  # the URL's label, else the session's (interaction token), else None
     at: float
     wall: float
     body: Any = None  # JSON body, or the payload_json part of a multipart body
@@ -47,6 +40,7 @@ class RequestRecord:
     # Callbacks and interaction webhooks carry no Authorization: token and instance are then
     # those of the session that received the interaction token used in the URL.
     via_interaction_token: bool = False
+    label: str | None = None  # the URL's `/i/<label>` prefix, None for a plain URL
 
 
 @dataclass(frozen=True)
@@ -77,11 +71,16 @@ class IdentifyRecord:
 
 @dataclass
 class SessionInfo:
-    """A gateway connection. `ready` once READY and GUILD_CREATE were sent."""
+    """A gateway connection. `ready` once READY and GUILD_CREATE were sent.
+
+    `instance` is the `/i/<label>` of the URL it connected to, known from the start; a
+    connection to the plain URL gets the fallback label of its token at IDENTIFY.
+    """
 
     session_id: str
     token: str | None = None
     instance: str | None = None
+    label: str | None = None  # the URL's `/i/<label>`, None for the plain URL
     intents: int = 0
     shard: tuple[int, int] | None = None
     ready: bool = False
@@ -95,8 +94,8 @@ class SessionInfo:
 class CallbackAttempt:
     """One POST to an interaction's callback route."""
 
-    token: str | None  # label of the session whose copy of the interaction token was used
-    instance: str | None
+    token: str | None  # bot token of the session whose copy of the interaction token was used
+    instance: str | None  # that session's label
     session_id: str | None  # the session whose copy of the interaction token was used
     status: int
     code: int | None

@@ -20,8 +20,9 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from . import errors as e
+from .labels import LABEL_PARAM, LABEL_ROUTE, instance_of
 from .messages import Upload
-from .models import FileRecord, RequestRecord, SpecViolation, instance_of
+from .models import FileRecord, RequestRecord, SpecViolation
 from .rules import DEFAULT_UPLOAD_LIMIT, REQUEST_MAX
 from .state import DiscordState
 
@@ -160,10 +161,12 @@ class RestApp:
         return [(method, template) for method, template, _ in self._routes]
 
     def mount(self, app: web.Application) -> None:
+        """Every route at /api/v10 and again at /i/<label>/api/v10 (see labels.py)."""
         # aiohttp matches in registration order: callers add "@original" before "{message_id}".
-        for method, template, endpoint in self._routes:
-            app.router.add_route(method, API_PREFIX + template, endpoint)
-        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._unknown)
+        for prefix in ("", LABEL_ROUTE):
+            for method, template, endpoint in self._routes:
+                app.router.add_route(method, prefix + API_PREFIX + template, endpoint)
+            app.router.add_route("*", prefix + API_PREFIX + "/{tail:.*}", self._unknown)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
 
     # --- the pipeline ------------------------------------------------------------------------
@@ -178,7 +181,8 @@ class RestApp:
         after: After | None,
     ) -> web.StreamResponse:
         record = self._record(request, template)
-        call = Call(request=request, record=record, params=dict(request.match_info))
+        params = {k: v for k, v in request.match_info.items() if k != LABEL_PARAM}
+        call = Call(request=request, record=record, params=params)
         try:
             if auth and record.token is None:
                 raise e.unauthorized()
@@ -205,15 +209,20 @@ class RestApp:
 
     def _record(self, request: web.Request, template: str | None) -> RequestRecord:
         token = _token_of(request)
+        label = request.match_info.get(LABEL_PARAM)
+        path = request.path
+        if label is not None:
+            path = path.removeprefix(f"/i/{label}")
         record = RequestRecord(
             method=request.method,
-            path=request.path.removeprefix(API_PREFIX),
+            path=path.removeprefix(API_PREFIX),
             route=template,
             query=dict(request.query),
             token=token,
-            instance=instance_of(token),
+            instance=label if label is not None else instance_of(token),
             at=time.monotonic(),
             wall=time.time(),
+            label=label,
         )
         self.state.requests.append(record)
         return record

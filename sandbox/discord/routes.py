@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import errors as e
 from .channel_routes import ChannelRoutes
 from .interaction_routes import InteractionRoutes
+from .labels import labelled_url
 from .rest import Call, Reply, RestApp
 from .rules import DEFAULT_UPLOAD_LIMIT
 from .state import DiscordState
@@ -42,7 +43,8 @@ class Routes:
         self.channels.register(rest)
 
     def attribute(self, call: Call) -> tuple[str | None, str | None] | None:
-        """(token label, instance) of the session an interaction token in the URL was sent to."""
+        """(bot token, instance) of the session an interaction token in the URL was sent to:
+        callbacks and interaction webhooks carry no Authorization."""
         token = call.params.get("interaction_token") or call.params.get("webhook_token")
         interaction = self.state.tokens.get(token or "")
         recipient = interaction.recipient(token or "") if interaction else None
@@ -90,8 +92,14 @@ class Routes:
             raise e.DiscordError(404, 10013, "Unknown User")
         return Reply(body=self.world.channel_payload(self.world.dm_channel(user)))
 
+    def _gateway_url(self, call: Call) -> str:
+        """The gateway as the caller should see it: below its own `/i/<label>`, if any."""
+        label = call.record.label
+        url = self.state.gateway_url
+        return url if label is None else labelled_url(url, label)
+
     async def get_gateway(self, call: Call) -> Reply:
-        return Reply(body={"url": self.state.gateway_url})
+        return Reply(body={"url": self._gateway_url(call)})
 
     async def get_gateway_bot(self, call: Call) -> Reply:
         used = len(self.state.identify_log)
@@ -101,7 +109,7 @@ class Routes:
             "reset_after": 86_400_000,
             "max_concurrency": self.state.rules.max_concurrency,
         }
-        body = {"url": self.state.gateway_url, "shards": 1, "session_start_limit": limit}
+        body = {"url": self._gateway_url(call), "shards": 1, "session_start_limit": limit}
         return Reply(body=body)
 
     # --- application commands ----------------------------------------------------------------

@@ -32,6 +32,7 @@ from .interactions import (
     modal_data,
     new_token,
 )
+from .labels import LABEL_PARAM, LABEL_ROUTE, labelled_url
 from .messages import StoredMessage
 from .models import IdentifyRecord, RequestRecord, SessionInfo, SpecViolation
 from .rest import RestApp
@@ -46,9 +47,12 @@ DEFAULT_USER = "tester"
 class FakeDiscord:
     """A Discord double on 127.0.0.1: one application, one bot user, one guild.
 
-    Every `Authorization: Bot <token>` is accepted and authenticates as the same bot; the
-    token is only a label telling which instance sent what (`instance` = text after its
-    last '-').
+    Every `Authorization: Bot <token>` is accepted and authenticates as the same bot. Which
+    instance sent what is told by the URL, not the token: every endpoint is also served
+    below `/i/<label>` (`rest_url_for`, `gateway_url_for`), and the label lands on the
+    session, the requests, the messages and the callbacks (`instance`). A client on the
+    plain URLs is labelled by its token if it is `sandbox-instance-<label>`, else not at all
+    (see labels.py).
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class FakeDiscord:
         # Room above Discord's 25 MiB request cap so the fake itself answers 413 40005.
         app = web.Application(client_max_size=REQUEST_MAX + MiB)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(LABEL_ROUTE + "/gateway", self._gateway)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._cdn)
         rest.mount(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -111,7 +116,7 @@ class FakeDiscord:
         await self.stop()
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
-        return await gateway_handler(self.state, request)
+        return await gateway_handler(self.state, request, request.match_info.get(LABEL_PARAM))
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         """Attachment URLs point here, like cdn.discordapp.com for real uploads."""
@@ -136,6 +141,14 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         """ws://127.0.0.1:PORT/gateway - for DiscordWebSocket.DEFAULT_GATEWAY."""
         return self.state.gateway_url
+
+    def rest_url_for(self, label: str) -> str:
+        """http://127.0.0.1:PORT/i/<label>/api/v10 - REST attributed to instance `label`."""
+        return labelled_url(self.rest_url, label)
+
+    def gateway_url_for(self, label: str) -> str:
+        """ws://127.0.0.1:PORT/i/<label>/gateway - a session of instance `label`."""
+        return labelled_url(self.gateway_url, label)
 
     @property
     def application_id(self) -> int:

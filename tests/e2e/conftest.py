@@ -12,14 +12,15 @@ import pytest
 import pytest_asyncio
 
 from sandbox.discord import FakeDiscord, InteractionResult
-from sandbox.fleet import Fleet
+from sandbox.fleet import SANDBOX_TOKEN, Fleet
 from sandbox.redis_server import LocalRedisServer
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
 THREADS = {"채팅방-1": ["스레드-1"]}
 # Fake secrets the fleet hands the bots; no reply or record may ever contain them.
 SECRET_MARKERS = (
-    "sandbox-instance-",
+    SANDBOX_TOKEN,  # the fleet's one bot token
+    "sandbox-instance-",  # the tokens the in-process tests use
     "sandbox-openai-key",
     "sandbox-minimax-key",
     "sandbox-stability-key",
@@ -57,6 +58,20 @@ class Sandbox:
             text = f"{record.body}"
             for marker in SECRET_MARKERS:
                 assert marker not in text, f"{marker!r} leaked in {record.method} {record.path}"
+
+    def assert_one_token(self) -> None:
+        """Every process identified with the fleet's one token, as in production; the
+        double still told them apart (by the URL each session came through)."""
+        identified = self.fake.identify_log
+        assert identified, "nobody identified"
+        assert {r.token for r in identified} == {SANDBOX_TOKEN}, "one token for the fleet"
+        labels = set(self.fleet.instances)
+        assert {r.instance for r in identified} == labels, "every instance, by its session"
+        for session in self.fake.all_sessions:
+            assert session.instance == session.label and session.label in labels, session
+        # REST by the URL's label; callbacks by their session's, which must be the same.
+        for r in self.fake.requests:
+            assert r.label in labels and r.instance == r.label, f"{r.method} {r.path}: {r}"
 
     def assert_clean(self) -> None:
         """Nothing the double rejected: no spec violations, no double answers, no leaks."""
@@ -145,6 +160,7 @@ async def open_sandbox(
             redis.stop()
     # Reached only when the test body passed: a body Discord would reject fails the test.
     assert fake.spec_violations == [], f"requests Discord's spec rejects: {fake.spec_violations}"
+    Sandbox(fake, fleet, workdir).assert_one_token()
     assert fake.internal_errors == [], f"the double itself failed: {fake.internal_errors}"
     for instance in fleet.instances.values():
         log = instance.log_path.read_text(encoding="utf-8") if instance.log_path.exists() else ""

@@ -1,5 +1,6 @@
 """Faults injected for real into a running fleet: Redis frozen, an owner frozen right after
-it claimed, a static owner dead while the fleet warms up after an outage.
+it claimed, a static owner dead while the fleet warms up after an outage, one instance
+cut off from Redis by a proxy that stops forwarding.
 
 Each test states the figure it guards (unanswered, doubled, takeover time) and prints it,
 so `pytest -s tests/e2e/test_chaos.py` shows the numbers the operator guide reports.
@@ -13,6 +14,8 @@ import signal
 import time
 
 import pytest
+
+from sandbox.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +128,35 @@ async def test_a_static_owner_dead_during_the_warm_up_is_covered(sandbox_factory
         covered = [e for e in sb.fleet.events("4", "covered_for_owner") if e["rank"] == 1]
         assert covered, "instance 4 took it as rank 1, during the warm-up"
         sb.assert_clean()
+
+
+async def test_an_instance_cut_off_from_redis_never_shows_a_second_answer(
+    sandbox_factory, redis_url
+):
+    host, port = redis_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    proxy = TcpProxy(host, int(port))  # instance 2 reaches Redis only through this
+    await proxy.start()
+    try:
+        async with sandbox_factory(per_instance_env={"2": {"REDIS_URL": proxy.url}}) as sb:
+            assert (await sb.ask("이미지생성-1", "핑")).answered_by == "2"
+            proxy.stall()  # its gateway works; its Redis connection hangs
+            # Before it notices, after it goes static, after its heartbeat expired.
+            for _ in range(3):
+                for channel, _owner in TARGETS:
+                    result = await sb.ask(channel, "핑")
+                    assert len(result.messages) == 1, f"one visible answer in {channel}"
+                    assert result.ack_ms < 3000
+                await asyncio.sleep(1.0)
+            assert sb.fleet.events("2", "redis_unreachable_static_routing")
+            print(
+                f"\ncut off from Redis: 15/15 answered once visibly; Discord refused "
+                f"{len(sb.codes(40060))} late second callback(s)"
+            )
+            proxy.resume()
+            await wait_for_event(sb, "2", "redis_reconnected")
+            await asyncio.sleep(4 * HEARTBEAT)  # its warm-up, then peers see it again
+            back = await sb.ask("이미지생성-1", "핑")
+            assert back.answered_by == "2" and len(back.callback_attempts) == 1
+            assert sb.fake.spec_violations == []
+    finally:
+        await proxy.stop()
