@@ -19,6 +19,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot import bot_class
 from bot.bot_class import MultiInstanceBot
+from bot.gate import Admission, AdmissionKind, serve_everything
 from bot.status import CounterSnapshot
 from env_manager import Settings
 from sandbox.discord import FakeDiscord
@@ -252,3 +253,27 @@ async def test_the_status_refresh_button_redraws_the_status(world):
     assert pressed.callback_type == 7 and pressed.message_updated
     assert pressed.embeds[0]["title"] == "📊 봇 상태 — 1/1 온라인"
     assert pressed.components[0]["components"][0]["custom_id"] == "mib:status:refresh"
+
+
+async def test_when_nobody_can_serve_the_user_is_told_why(world):
+    fake, bot = world
+
+    async def spent(command: str) -> Admission:
+        return Admission(
+            AdmissionKind.DECLINE, "오늘 이미지 생성 한도를 모두 썼어요. 자정에 다시 열려요."
+        )
+
+    bot.gate.admit = spent
+    try:
+        refused = None
+
+        async def ask():
+            nonlocal refused
+            refused = await (await fake.send_command("general", "핑")).wait_for_response()
+
+        assert await counted(bot, ask) == CounterSnapshot(), "a refusal is neither work nor failure"
+        assert refused.ephemeral
+        assert refused.content == "오늘 이미지 생성 한도를 모두 썼어요. 자정에 다시 열려요."
+        assert bot.counters.refused >= 1
+    finally:
+        bot.gate.admit = serve_everything
