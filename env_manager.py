@@ -133,6 +133,12 @@ class DiscordSettings(Section):
     dev_guild_id: int | None = None  # sync commands to one guild (instant) instead of global
     # Discord allows one IDENTIFY per 5 s; only the local sandbox may go faster.
     identify_spacing: float = Field(default=5.5, ge=0.05, le=60)
+    # Refuse to IDENTIFY when fewer of the token's daily session starts are left: the last
+    # ones are kept for a human to bring the bot back after fixing whatever burned them.
+    session_start_reserve: int = Field(default=100, ge=0, le=1000)
+    # The privileged Message Content intent (Developer Portal > Bot). Off: DMs and mentions
+    # reach chat (Discord still sends their text); on: replies to the bot reach it too.
+    message_content_intent: bool = False
 
     _blank = field_validator("dev_guild_id", mode="before")(_blank_is_none)
 
@@ -151,6 +157,9 @@ class FleetSettings(Section):
     # still be able to answer within Discord's 3 s, with gateway lag and a lapsed lease
     # to wait out (the gate stops acting at 2.4 s): 3 x 0.6 = 1.8 s leaves that room.
     claim_step: float = Field(default=0.5, ge=0.05, le=0.6)
+    # After SIGTERM: seconds to let in-flight work finish before closing. Docker's
+    # stop_grace_period (30 s in docker-compose.multi.yml) must stay above the maximum.
+    shutdown_grace: float = Field(default=8.0, ge=0, le=25)
 
     @field_validator("instance_id", mode="before")
     @classmethod
@@ -245,6 +254,9 @@ class LoggingSettings(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_dir: str | None = None  # also write rotating JSON logs here (containers: /app/logs)
+    # discord.py's gateway/http/webhook DEBUG lines carry raw payloads (message text,
+    # interaction tokens); they stay at INFO unless this asks for them.
+    log_discord_payloads: bool = False
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -340,6 +352,16 @@ class Settings:
 
     def health_path(self) -> Path:
         return self.health.path(self.instance_id)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret (the bot token, provider keys), for log redaction."""
+        values = []
+        for section in (self.discord, self.providers):
+            for name in type(section).model_fields:
+                value = getattr(section, name)
+                if isinstance(value, SecretStr) and not is_placeholder(value.get_secret_value()):
+                    values.append(value.get_secret_value())
+        return values
 
 
 class SettingsInvalid(Exception):

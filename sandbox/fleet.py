@@ -31,7 +31,8 @@ from sandbox.discord.labels import labelled_url
 BOT_SETTING_VARS = re.compile(
     r"^(INSTANCE_ID|ENV_FILE|DISCORD_.*|OPENAI_.*|MINIMAX_.*|STABILITY_.*|INSTANCE_\d_CHANNEL_PATTERNS"
     r"|REDIS_.*|DEV_GUILD_ID|LOG_LEVEL|LOG_FORMAT|LOG_DIR|HEALTH_.*|HEARTBEAT_INTERVAL|CLAIM_STEP"
-    r"|IDENTIFY_SPACING)$",
+    r"|IDENTIFY_SPACING|SESSION_START_RESERVE|MESSAGE_CONTENT_INTENT|SHUTDOWN_GRACE"
+    r"|LOG_DISCORD_PAYLOADS)$",
     re.IGNORECASE,
 )
 # The one bot token of the whole fleet, as in production. A fake secret: never sent or logged.

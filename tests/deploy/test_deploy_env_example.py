@@ -71,7 +71,9 @@ def test_every_option_is_documented_commented_out_with_its_default(lines) -> Non
         default = documented_default(key)
         if default is None:
             continue
-        if isinstance(default, float):
+        if isinstance(default, bool):
+            assert commented[key] == str(default).lower(), key
+        elif isinstance(default, float):
             assert float(commented[key]) == default, key
         else:
             assert commented[key] == str(default), key
