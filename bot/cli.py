@@ -15,7 +15,7 @@ from bot.routing_table import routing_table
 from env_manager import INSTANCE_IDS, ConfigError, Settings, load_settings, load_validated
 
 if TYPE_CHECKING:  # discord.py is imported lazily: `health` runs every 15 s in containers
-    import discord
+    from bot.bot_class import MultiInstanceBot
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -100,7 +100,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     source = str(loaded.env_file) if loaded.env_file else "environment only (no env file)"
     scope = "single-process mode" if settings.is_single else f"instance {settings.instance_id}"
     print(f"OK: {scope} ({settings.role}) configuration is valid; settings from {source}")
+    if settings.discord.message_content_intent:
+        print(MESSAGE_CONTENT_NOTE)
     return EXIT_OK
+
+
+MESSAGE_CONTENT_NOTE = (
+    "Note: MESSAGE_CONTENT_INTENT=true asks Discord for the privileged Message Content "
+    "intent. Turn it on first in the Developer Portal (Applications > this bot > Bot > "
+    "Privileged Gateway Intents > Message Content Intent), or Discord closes every session "
+    "with 4014 and the bot stops."
+)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -124,13 +134,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     import aiohttp
     import discord
 
+    from bot.bot_class import BotStopped
     from bot.logging_setup import configure_logging, get_logger
 
     logs = settings.logging
-    configure_logging(settings.instance_id, logs.log_level, logs.log_format, logs.log_dir)
+    configure_logging(
+        settings.instance_id,
+        logs.log_level,
+        logs.log_format,
+        logs.log_dir,
+        discord_payloads=logs.log_discord_payloads,
+        secrets=settings.secret_values(),
+    )
     log = get_logger("bot.run")
     try:
         asyncio.run(run_bot(settings))
+    except BotStopped as exc:
+        # Already logged where it happened, with what to do about it.
+        log.info("stopped", exit_code=exc.exit_code, problem=exc.problem)
+        return exc.exit_code
     except discord.LoginFailure:
         log.error(
             "discord_rejected_token",
@@ -168,11 +190,12 @@ async def run_bot(settings: Settings) -> None:
     log.info("stopped")
 
 
-def _request_stop(bot: discord.Client, sig: signal.Signals) -> None:
+def _request_stop(bot: MultiInstanceBot, sig: signal.Signals) -> None:
+    """First signal: drain (no new work, in-flight work finishes); a second: stop now."""
     from bot.logging_setup import get_logger
 
     get_logger("bot.run").info("stop_requested", signal=sig.name)
-    asyncio.get_running_loop().create_task(bot.close())
+    bot.request_stop()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

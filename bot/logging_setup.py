@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -18,6 +20,78 @@ LogFormat = Literal["auto", "json", "console"]
 # Rotation of the optional log file: 5 x 10 MB per instance.
 LOG_FILE_BYTES = 10 * 1024 * 1024
 LOG_FILE_BACKUPS = 5
+# discord.py loggers whose DEBUG lines carry raw payloads: message text, interaction
+# tokens in URLs and gateway events. INFO unless LOG_DISCORD_PAYLOADS=true.
+PAYLOAD_LOGGERS = ("discord.gateway", "discord.http", "discord.webhook")
+REDACTED = "[redacted]"
+# Secrets with a recognisable shape, whatever logged them:
+_SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # an interaction or webhook token in a URL: /interactions/<id>/<token>, /webhooks/<id>/<token>
+    (re.compile(r"(/(?:interactions|webhooks)/\d+/)[A-Za-z0-9_\-.:]+"), rf"\1{REDACTED}"),
+    # a "token" field of a payload, as JSON (maybe escaped inside a JSON log line) or a repr
+    (
+        re.compile(r"""(\\?["']token\\?["']\s*:\s*\\?["'])[^"'\\]+"""),
+        rf"\1{REDACTED}",
+    ),
+    # an Authorization header value
+    (re.compile(r"\bBot\s+[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]+"), f"Bot {REDACTED}"),
+    # a bare bot token: base64 id . timestamp . hmac
+    (re.compile(r"\b[A-Za-z0-9_\-]{23,28}\.[A-Za-z0-9_\-]{6,7}\.[A-Za-z0-9_\-]{27,}"), REDACTED),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without interaction/webhook tokens, bot tokens and the given `secrets`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _SECRET_SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites every record's message so no token reaches a log line, file or console.
+
+    Configured secrets (the bot token, provider keys) are removed verbatim; interaction
+    and webhook tokens and token-shaped strings are removed by shape.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Longest first, so a secret containing another is removed whole.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {k: self._clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._clean(v) for v in value)
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):  # structlog's event dict, rendered by the formatter
+            record.msg = self._clean(record.msg)
+        else:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                message = str(record.msg)
+            record.msg, record.args = redact(message, self.secrets), None
+        return True
+
+
+class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """A last pass over the rendered line: tracebacks and exception texts included."""
+
+    def __init__(self, *args: Any, secrets: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
 
 
 def _renderer(log_format: LogFormat) -> structlog.typing.Processor:
@@ -32,8 +106,16 @@ def configure_logging(
     level: str = "INFO",
     log_format: LogFormat = "auto",
     log_dir: str | None = None,
+    *,
+    discord_payloads: bool = False,
+    secrets: Iterable[str] = (),
 ) -> None:
-    """Route structlog and stdlib logging through one formatter bound to `instance_id`."""
+    """Route structlog and stdlib logging through one formatter bound to `instance_id`.
+
+    Every handler redacts tokens (`RedactSecrets`, plus `secrets` verbatim); discord.py's
+    payload loggers stay at INFO unless `discord_payloads` asks for their DEBUG lines.
+    """
+    secrets = tuple(secrets)
 
     def add_instance(
         _: object, __: str, event_dict: structlog.typing.EventDict
@@ -59,7 +141,8 @@ def configure_logging(
     )
 
     def formatter(renderer: structlog.typing.Processor) -> logging.Formatter:
-        return structlog.stdlib.ProcessorFormatter(
+        return _RedactingFormatter(
+            secrets=secrets,
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -88,11 +171,15 @@ def configure_logging(
                 formatter(structlog.processors.JSONRenderer(ensure_ascii=False))
             )
             handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(level)
-    # discord.py's HTTP logger is chatty at DEBUG; keep it at INFO unless asked.
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for name in PAYLOAD_LOGGERS:
+        # Asked for: follow the root level (DEBUG shows payloads, redacted all the same).
+        quiet = max(logging.INFO, logging.getLevelName(level))
+        logging.getLogger(name).setLevel(logging.NOTSET if discord_payloads else quiet)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -166,3 +166,40 @@ def test_unknown_subcommand_exits_2():
     result = run_cli("fly")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_check_config_explains_the_message_content_toggle_when_asked_for():
+    result = run_cli("check-config", env={**good_env("1"), "MESSAGE_CONTENT_INTENT": "true"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        "Note: MESSAGE_CONTENT_INTENT=true asks Discord for the privileged Message Content "
+        "intent. Turn it on first in the Developer Portal (Applications > this bot > Bot > "
+        "Privileged Gateway Intents > Message Content Intent), or Discord closes every session "
+        "with 4014 and the bot stops."
+    )
+    quiet = run_cli("check-config", env=good_env("1"))
+    assert "Message Content" not in quiet.stdout, "off by default: nothing to explain"
+
+
+def test_health_says_why_an_instance_stopped_or_is_draining(tmp_path):
+    health = tmp_path / "health.json"
+    env = {"INSTANCE_ID": "1", "HEALTH_FILE": str(health)}
+    problem = "Discord closed the session with 4014 (disallowed intents)"
+    # Written as the bot stopped, minutes ago: the reason still shows, not "stalled".
+    health.write_text(
+        json.dumps({"instance_id": "1", "problem": problem, "updated_at": time.time() - 300})
+    )
+    stopped = run_cli("health", env=env)
+    assert stopped.returncode == 1
+    assert stopped.stdout == f"unhealthy: instance 1: {problem} (status 300s old)\n"
+
+    health.write_text(
+        json.dumps(
+            {"instance_id": "1", "ready": False, "draining": True, "updated_at": time.time()}
+        )
+    )
+    draining = run_cli("health", env=env)
+    assert draining.returncode == 1
+    assert draining.stdout == (
+        "unhealthy: instance 1 is draining: finishing its work before it stops\n"
+    )
