@@ -40,10 +40,19 @@ def judge(path: Path, interval: float, now: float | None = None) -> HealthVerdic
     except (OSError, ValueError, TypeError) as exc:
         return HealthVerdict(False, f"unreadable status file {path}: {exc.__class__.__name__}")
     age = now - status.updated_at
+    if status.problem:
+        # Shown even when the file is old: a bot that stopped for a reason left it here.
+        return HealthVerdict(
+            False, f"instance {status.instance_id}: {status.problem} (status {age:.0f}s old)"
+        )
     limit = STALE_AFTER_INTERVALS * interval
     if age > limit:
         return HealthVerdict(
             False, f"status is {age:.0f}s old (limit {limit:.0f}s): bot loop stalled"
+        )
+    if status.draining:
+        return HealthVerdict(
+            False, f"instance {status.instance_id} is draining: finishing its work before it stops"
         )
     if not status.ready:
         return HealthVerdict(False, "bot is running but not connected to the Discord gateway")

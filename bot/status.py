@@ -117,6 +117,11 @@ class InstanceStatus:
     counters: CounterSnapshot = field(default_factory=CounterSnapshot)
     coordination: str = "local"  # a bot.store.Mode value: local | redis | warming | degraded
     providers: dict[str, bool] = field(default_factory=dict)  # provider -> key configured
+    # Why this instance is not serving, in one English line (e.g. Discord closed the
+    # session for good, or too few session starts are left); None when all is well.
+    problem: str | None = None
+    # Stopping: no new work is claimed, in-flight work is finishing (peers take the rest).
+    draining: bool = False
     updated_at: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

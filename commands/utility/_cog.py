@@ -40,8 +40,10 @@ class UtilityCommands(commands.Cog):
 
     @app_commands.command(name="상태", description="모든 봇 인스턴스의 상태를 보여줘요")
     async def status(self, interaction: discord.Interaction) -> None:
+        # Acknowledge first: reading the fleet from a slow Redis must not eat Discord's 3 s.
+        await interaction.response.defer()
         embed = await fleet_status(self.bot)
-        await interaction.response.send_message(embed=embed, view=status_view())
+        await interaction.followup.send(embed=embed, view=status_view())
 
     @app_commands.command(
         name="인스턴스", description="인스턴스 역할표와 이 채널의 담당을 보여줘요"

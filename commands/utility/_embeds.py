@@ -54,14 +54,30 @@ COORDINATION_LABELS: dict[str, str] = {
 }
 
 
+# A stopping instance finishes its work and takes nothing new (peers answer instead).
+DRAINING_LABEL = "⏳ 종료 중 (draining) — 새 요청은 다른 인스턴스가 받아요"
+PROBLEM_LABEL = "⛔ 문제"
+
+
 def _instance_field(status: InstanceStatus) -> str:
     counters = status.counters
-    return (
-        f"지연 {format_latency(status.latency_ms)} · "
-        f"가동 {format_duration(status.uptime_s)}\n"
-        f"1시간 처리 {counters.handled_1h} · 실패 {counters.failed_1h}\n"
-        f"진행 중 {counters.in_flight}"
-    )
+    lines = []
+    if status.problem:
+        lines.append(f"{PROBLEM_LABEL}: {status.problem}")
+    if status.draining:
+        lines.append(DRAINING_LABEL)
+    lines += [
+        f"지연 {format_latency(status.latency_ms)} · 가동 {format_duration(status.uptime_s)}",
+        f"1시간 처리 {counters.handled_1h} · 실패 {counters.failed_1h}",
+        f"진행 중 {counters.in_flight}",
+    ]
+    return "\n".join(lines)
+
+
+def _icon(status: InstanceStatus) -> str:
+    if status.problem:
+        return "⛔"
+    return "🟢" if status.ready else "🟡"
 
 
 def fleet_status_embed(
@@ -82,7 +98,7 @@ def fleet_status_embed(
     online = 0
     fields: list[tuple[str, str]] = []
     if me.instance_id == "all":
-        fields.append((f"🟢 {role_label(me.role)}", _instance_field(me)))
+        fields.append((f"{_icon(me)} {role_label(me.role)}", _instance_field(me)))
         online = 1
     else:
         known = dict(snapshots) if snapshots is not None else {}
@@ -100,8 +116,9 @@ def fleet_status_embed(
                 )
                 continue
             online += 1
-            icon = "🟢" if snapshot.ready else "🟡"
-            fields.append((f"{icon} #{spec_id} {role_label(role)}", _instance_field(snapshot)))
+            fields.append(
+                (f"{_icon(snapshot)} #{spec_id} {role_label(role)}", _instance_field(snapshot))
+            )
         if snapshots is None:
             description += "\n다른 인스턴스의 상태는 Redis가 돌아오면 보여요."
     total = 1 if me.instance_id == "all" else len(INSTANCE_ROLES)

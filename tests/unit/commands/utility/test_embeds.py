@@ -186,3 +186,16 @@ def test_channel_autocomplete_offers_at_most_25():
     choices = channel_choices(names, "방")
     assert len(choices) == 25
     assert choices[0].name == "방-0" and choices[-1].name == "방-24"
+
+
+def test_fleet_status_shows_a_draining_instance_and_a_stopped_ones_reason():
+    me = status(instance_id="4", role="admin")
+    draining = status(instance_id="1", ready=False, draining=True, latency_ms=12.0, uptime_s=59)
+    problem = "Discord closed the session with 4014 (disallowed intents)"
+    stopped = status(instance_id="2", ready=False, problem=problem, latency_ms=12.0, uptime_s=59)
+    fields = fields_of(fleet_status_embed(me, {1: draining, 2: stopped, 4: me}, "redis"))
+    assert fields["🟡 #1 채팅"] == (
+        "⏳ 종료 중 (draining) — 새 요청은 다른 인스턴스가 받아요\n"
+        "지연 12 ms · 가동 59초\n1시간 처리 0 · 실패 0\n진행 중 2"
+    )
+    assert fields["⛔ #2 이미지"].splitlines()[0] == f"⛔ 문제: {problem}"
