@@ -17,6 +17,7 @@ from bot.status import InstanceStatus
 
 if TYPE_CHECKING:
     from bot.store.claims import ClaimResult
+    from bot.store.startup import FatalRecord
 
 StatusSource = Callable[[], InstanceStatus]
 
@@ -107,3 +108,15 @@ class StartupGuard(ABC):
     @abstractmethod
     async def end_sync(self, scope: str, digest: str | None) -> None:
         """Record the uploaded `digest` (None: the upload failed) and release the lock."""
+
+    @abstractmethod
+    async def record_fatal(self, record: FatalRecord) -> None:
+        """Remember that Discord ended this instance's session for good (survives a restart)."""
+
+    @abstractmethod
+    async def fatal_record(self) -> FatalRecord | None:
+        """The last fatal close still being held against this instance, if any."""
+
+    @abstractmethod
+    async def clear_fatal(self) -> None:
+        """Forget the fatal close (the configuration changed, or a session worked)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from bot.status import package_version
 from bot.store.base import Claims, Liveness, Mode, StartupGuard, StatusSource
 from bot.store.claims import LocalClaims, RedisClaims
 from bot.store.liveness import LocalLiveness, RedisLiveness
@@ -45,12 +47,15 @@ def new_incarnation(instance_id: int | None) -> str:
 
 
 def local_store(
-    instance_id: int | None = None, *, identify_spacing: float = IDENTIFY_SPACING_S
+    instance_id: int | None = None,
+    *,
+    identify_spacing: float = IDENTIFY_SPACING_S,
+    fatal_file: Path | None = None,
 ) -> FleetStore:
     return FleetStore(
         liveness=LocalLiveness(INSTANCE_IDS, instance_id),
         claims=LocalClaims(),
-        startup=LocalStartup(identify_spacing=identify_spacing),
+        startup=LocalStartup(identify_spacing=identify_spacing, fatal_file=fatal_file),
     )
 
 
@@ -61,6 +66,8 @@ def redis_store(
     prefix: str = "mib:",
     heartbeat_interval: float = 2.0,
     identify_spacing: float = IDENTIFY_SPACING_S,
+    fatal_file: Path | None = None,
+    version: str | None = None,
 ) -> FleetStore:
     # Trust the liveness view again one TTL after Redis returns: peers have re-announced.
     # Degrade only after two heartbeats' worth of failures: a stall is not an outage.
@@ -76,7 +83,13 @@ def redis_store(
             link, instance_id, INSTANCE_IDS, heartbeat_interval=heartbeat_interval
         ),
         claims=RedisClaims(link, incarnation),
-        startup=RedisStartup(link, instance_id, identify_spacing=identify_spacing),
+        startup=RedisStartup(
+            link,
+            instance_id,
+            identify_spacing=identify_spacing,
+            fatal_file=fatal_file,
+            version=version if version is not None else package_version(),
+        ),
         link=link,
         incarnation=incarnation,
     )
@@ -85,12 +98,20 @@ def redis_store(
 def open_store(settings: Settings) -> FleetStore:
     """In-process for single mode; Redis for a fleet member."""
     spacing = settings.discord.identify_spacing
+    fatal_file = fatal_file_for(settings)
     if settings.instance_number is None:
-        return local_store(identify_spacing=spacing)
+        return local_store(identify_spacing=spacing, fatal_file=fatal_file)
     return redis_store(
         settings.instance_number,
         settings.fleet.redis_url,
         prefix=settings.fleet.redis_key_prefix,
         heartbeat_interval=settings.fleet.heartbeat_interval,
         identify_spacing=spacing,
+        fatal_file=fatal_file,
     )
+
+
+def fatal_file_for(settings: Settings) -> Path:
+    """Where a fatal close is remembered without Redis: beside the health file."""
+    health = settings.health_path()
+    return health.with_name(health.name + ".fatal")
