@@ -138,6 +138,8 @@ class AnswerPath:
         # Claims this instance holds as a lease, with "the work is over" for each.
         self._holding: dict[str, asyncio.Event] = {}
         self._holders: set[asyncio.Task[None]] = set()
+        # Stopping (SIGTERM): admit nothing new, so peers take it; in-flight work finishes.
+        self.draining = False
 
     async def admit(
         self, event: Event, refuse: ErrorReply, acknowledged: Acknowledged | None = None
@@ -148,6 +150,9 @@ class AnswerPath:
         tells when Discord accepted the answer, which makes the claim final; without it
         the claim becomes final when the work is over.
         """
+        if self.draining:
+            log.info("event_left_to_peers", reason="draining", **event.log_fields())
+            return False
         self._note_seen(event)
         result = await self.gate.should_answer(
             event.key, event.channel_name, event.command, event.created_at

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -27,6 +30,7 @@ from bot.routed_items import RoutedModal, dispatch_routed_modal
 from bot.router import MESSAGE_COMMAND
 from bot.status import Counters, InstanceStatus, package_version
 from bot.store import FleetStore, Mode, open_store
+from bot.store.startup import FatalRecord, session_start_refusal
 from bot.tasks import stop_task
 from env_manager import PROVIDERS, Settings
 
@@ -35,6 +39,38 @@ EXTENSIONS: tuple[str, ...] = ("commands.utility",)
 MessageHandler = Callable[[discord.Message], Awaitable[None]]
 
 log = get_logger("bot")
+
+# Gateway close codes after which reconnecting with the same configuration cannot work:
+# code -> (what Discord said, what the operator does about it).
+FATAL_CLOSE_CODES: dict[int, tuple[str, str]] = {
+    4004: (
+        "authentication failed",
+        "DISCORD_TOKEN is wrong or was reset: copy a fresh token from the Developer Portal "
+        "(Bot > Reset Token) into .env.multi",
+    ),
+    4013: (
+        "invalid intents",
+        "the gateway intents this release sends are not valid: report it; keep "
+        "MESSAGE_CONTENT_INTENT=false meanwhile",
+    ),
+    4014: (
+        "disallowed intents",
+        "MESSAGE_CONTENT_INTENT=true asks for the privileged Message Content intent: turn on "
+        "Developer Portal > Applications > (this bot) > Bot > Privileged Gateway Intents > "
+        "Message Content Intent, or set MESSAGE_CONTENT_INTENT=false",
+    ),
+}
+EXIT_FATAL_CLOSE = 2
+EXIT_NO_SESSION_STARTS = 1
+
+
+class BotStopped(Exception):
+    """The bot stopped on purpose, for a reason it has already logged; `exit_code` for the CLI."""
+
+    def __init__(self, problem: str, exit_code: int) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.exit_code = exit_code
 
 
 def apply_discord_endpoints(settings: Settings) -> None:
@@ -87,6 +123,8 @@ class MultiInstanceBot(commands.Bot):
         intents.guilds = True
         intents.guild_messages = True
         intents.dm_messages = True
+        # Privileged: Discord refuses the session (4014) unless the Developer Portal allows it.
+        intents.message_content = settings.discord.message_content_intent
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -106,6 +144,11 @@ class MultiInstanceBot(commands.Bot):
         self.listener_errors = 0
         self.started_monotonic = time.monotonic()
         self._health_task: asyncio.Task[None] | None = None
+        # Why this instance is not serving (shown by /상태 and `python -m bot health`).
+        self.problem: str | None = None
+        self._fatal_held = False
+        self._drain_task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()  # set by close(): ends the waits before connecting
 
     # ---- lifecycle ----
 
@@ -113,16 +156,122 @@ class MultiInstanceBot(commands.Bot):
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.store.start(self.status)
+        self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
+        await self._wait_out_fatal_close()
         delay = await self.store.startup.restart_delay()
         if delay:
             # A crash loop of four containers would burn Discord's 1000 daily session starts.
             log.warning("restart_backoff", delay_s=delay)
-            await asyncio.sleep(delay)
+            await self._sleep_unless_closed(delay)
+        if self._closing.is_set():  # stopped while waiting: nothing to upload or connect
+            return
         await self.sync_commands()
-        self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
+
+    async def _sleep_unless_closed(self, seconds: float) -> None:
+        """Wait before connecting, but let `docker stop` end the wait at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def config_fingerprint(self) -> str:
+        """What a fatal close depends on: the token and the intents (never the token itself)."""
+        token = self.http.token or ""
+        raw = f"{token}|{self.intents.value}".encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    async def _wait_out_fatal_close(self) -> None:
+        """After Discord ended a session for good, a restarted process waits before it
+        IDENTIFYs with the same token and intents again (a restart loop would spend the
+        token's daily session starts); a changed configuration goes ahead at once."""
+        record = await self.store.startup.fatal_record()
+        if record is None:
+            return
+        self._fatal_held = True
+        if record.fingerprint != self.config_fingerprint():
+            log.info(
+                "fatal_hold_lifted",
+                close_code=record.code,
+                reason="DISCORD_TOKEN or MESSAGE_CONTENT_INTENT changed since Discord closed "
+                "the last session",
+            )
+            await self.store.startup.clear_fatal()
+            return
+        wait = record.retry_at - time.time()
+        if wait <= 0:
+            return
+        self.problem = (
+            f"Discord closed the last session with {record.code} ({record.reason}); "
+            f"waiting {wait / 60:.0f} min before trying again"
+        )
+        log.warning(
+            "fatal_hold",
+            close_code=record.code,
+            reason=record.reason,
+            wait_s=round(wait),
+            hint="fix the cause; a changed DISCORD_TOKEN or MESSAGE_CONTENT_INTENT connects "
+            "at the next start without waiting",
+        )
+        self.write_health()
+        await self._sleep_unless_closed(wait)
+        self.problem = None
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self._check_session_starts()
         await self.store.startup.wait_identify_slot(initial=initial)
+
+    async def _check_session_starts(self) -> None:
+        """Refuse to IDENTIFY when the token's daily session starts are nearly used up."""
+        reserve = self.settings.discord.session_start_reserve
+        if reserve <= 0:
+            return
+        try:
+            _, _, limit = await self.http.get_bot_gateway()
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            # Not knowing is no reason to stay offline: IDENTIFY as before.
+            log.warning("session_start_limit_unknown", error=exc.__class__.__name__)
+            return
+        refusal = session_start_refusal(dict(limit), reserve)
+        if refusal is None:
+            log.debug("session_starts_left", remaining=limit.get("remaining"))
+            return
+        log.error(
+            "session_starts_exhausted",
+            remaining=limit.get("remaining"),
+            total=limit.get("total"),
+            reset_after_s=round(int(limit.get("reset_after", 0)) / 1000),
+            reserve=reserve,
+            hint="not connecting, to keep the last session starts for a fixed release; find "
+            "what restarts the bot (docker logs), then start it again after the reset",
+        )
+        self.problem = refusal
+        raise BotStopped(refusal, EXIT_NO_SESSION_STARTS)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        if self._closing.is_set():  # stopped before connecting (e.g. during a wait)
+            return
+        try:
+            await super().connect(reconnect=reconnect)
+        except discord.PrivilegedIntentsRequired:
+            await self._fatal_close(4014)
+        except discord.ConnectionClosed as exc:
+            if exc.code in FATAL_CLOSE_CODES:
+                await self._fatal_close(exc.code)
+            raise
+
+    async def _fatal_close(self, code: int) -> None:
+        """Discord ended the session for good: say why, remember it, stop (exit code 2)."""
+        what, hint = FATAL_CLOSE_CODES[code]
+        self.problem = f"Discord closed the session with {code} ({what})"
+        record = FatalRecord.now(code, what, self.config_fingerprint())
+        log.error(
+            "discord_closed_session_fatal",
+            close_code=code,
+            reason=what,
+            hint=hint,
+            retry_after_s=round(record.retry_at - record.at),
+        )
+        await self.store.startup.record_fatal(record)
+        self.write_health()
+        raise BotStopped(self.problem, EXIT_FATAL_CLOSE) from None
 
     async def sync_commands(self) -> None:
         """Upload the command tree, once per change, from whichever instance holds the lock."""
@@ -152,6 +301,10 @@ class MultiInstanceBot(commands.Bot):
             role=self.settings.role,
         )
         self.store.liveness.poke()
+        if self._fatal_held:
+            # The configuration that Discord closed for works now: forget the hold.
+            self._fatal_held = False
+            await self.store.startup.clear_fatal()
         if self.store.mode in (Mode.LOCAL, Mode.DEGRADED):
             # Answering from now on; a fleet member logs it once its peers see it joined.
             log.info("serving", reason=self.store.mode.value)
@@ -164,7 +317,39 @@ class MultiInstanceBot(commands.Bot):
         # Peers stop ranking this instance at their next beat instead of after the TTL.
         self.store.liveness.poke()
 
+    def request_stop(self) -> None:
+        """SIGTERM: drain, then close. A second request closes at once."""
+        if self._drain_task is None:
+            self._drain_task = asyncio.create_task(self.drain_and_close(), name="drain")
+        else:
+            asyncio.get_running_loop().create_task(self.close())
+
+    async def drain_and_close(self, grace: float | None = None) -> None:
+        """Stop claiming new events (peers take them), let in-flight work finish for up to
+        `grace` (SHUTDOWN_GRACE) seconds, then close."""
+        grace = self.settings.fleet.shutdown_grace if grace is None else grace
+        self.answers.draining = True
+        log.info("draining", in_flight=self.counters.in_flight, grace_s=grace)
+        # Peers stop ranking us at their next beat (a draining instance reports not ready).
+        self.store.liveness.poke()
+        self.write_health()
+        deadline = time.monotonic() + grace
+        # Polled: the work is counted in several places, none of which signals "all done".
+        while self._busy() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        left = self.counters.in_flight
+        if left:
+            log.warning("drain_timed_out", in_flight=left, grace_s=grace)
+        else:
+            log.info("drained")
+        await self.close()
+
+    def _busy(self) -> bool:
+        # In-flight work, and claims still being made final once their answer is in.
+        return bool(self.counters.in_flight or self.answers._holders)
+
     async def close(self) -> None:
+        self._closing.set()
         if self._health_task is not None:
             await stop_task(self._health_task)
         await self.answers.close()
@@ -194,7 +379,7 @@ class MultiInstanceBot(commands.Bot):
         return InstanceStatus(
             instance_id=self.settings.instance_id,
             role=self.settings.role,
-            ready=self.gateway_connected,
+            ready=self.gateway_connected and not self.answers.draining,
             latency_ms=self.latency_ms,
             uptime_s=self.uptime_s,
             version=package_version(),
@@ -202,6 +387,8 @@ class MultiInstanceBot(commands.Bot):
             counters=self.counters.snapshot(),
             coordination=self.store.mode.value,
             providers={p: self.settings.api_key(p) is not None for p in PROVIDERS},
+            problem=self.problem,
+            draining=self.answers.draining,
         )
 
     def write_health(self) -> None:
@@ -250,9 +437,13 @@ class MultiInstanceBot(commands.Bot):
         log.exception("listener_failed", listener=event_method)
 
     def _is_chat_trigger(self, message: discord.Message) -> bool:
+        """A DM or a mention always; a reply to the bot only with the Message Content intent
+        (without it a reply that does not ping the bot arrives with empty content)."""
         if isinstance(message.channel, discord.DMChannel):
             return True
         if self.user in message.mentions:
             return True
+        if not self.settings.discord.message_content_intent:
+            return False
         resolved = message.reference.resolved if message.reference else None
         return isinstance(resolved, discord.Message) and resolved.author == self.user

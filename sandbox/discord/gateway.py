@@ -143,6 +143,9 @@ class GatewaySession:
                 intents=info.intents,
             )
         )
+        if self.state.rules.identify_close_code is not None:
+            await self.close(self.state.rules.identify_close_code)
+            return
         await self.dispatch("READY", self._ready_payload())
         await self.dispatch("GUILD_CREATE", self.state.world.guild_payload())
         info.ready = True

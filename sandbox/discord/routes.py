@@ -105,7 +105,11 @@ class Routes:
         used = len(self.state.identify_log)
         limit = {
             "total": 1000,
-            "remaining": max(0, 1000 - used),
+            "remaining": (
+                max(0, 1000 - used)
+                if self.state.rules.session_starts_remaining is None
+                else self.state.rules.session_starts_remaining
+            ),
             "reset_after": 86_400_000,
             "max_concurrency": self.state.rules.max_concurrency,
         }

@@ -21,6 +21,11 @@ class Rules:
     command_creates_per_day: int = 200
     # Seconds a 429 in rate_limit_mode tells the client to wait.
     retry_after_s: float = 0.5
+    # GET /gateway/bot's session_start_limit.remaining; None: 1000 minus the IDENTIFYs seen.
+    session_starts_remaining: int | None = None
+    # Close every session right after its IDENTIFY with this code (4004 authentication
+    # failed, 4013 invalid intents, 4014 disallowed intents); None: send READY.
+    identify_close_code: int | None = None
 
 
 # Message limits Discord enforces on bots (the OpenAPI spec allows 4000 for content).
