@@ -104,3 +104,15 @@ def test_bots_run_unprivileged(services) -> None:
         assert services[bot].get("privileged") is not True
         assert "no-new-privileges:true" in services[bot]["security_opt"]
         assert services[bot]["cap_drop"] == ["ALL"]
+
+
+def test_docker_waits_longer_than_the_longest_shutdown_grace(services) -> None:
+    """SIGTERM drains for up to SHUTDOWN_GRACE; Docker must not SIGKILL before that."""
+    from env_manager import FleetSettings
+
+    grace = FleetSettings.model_fields["shutdown_grace"]
+    longest = next(m.le for m in grace.metadata if hasattr(m, "le"))
+    assert (grace.default, longest) == (8.0, 25)
+    for n in range(1, 5):
+        period = services[f"bot-{n}"]["stop_grace_period"]
+        assert period == "30s" and int(period.removesuffix("s")) >= longest + 5
