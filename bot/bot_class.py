@@ -388,7 +388,8 @@ class MultiInstanceBot(commands.Bot):
             coordination=self.store.mode.value,
             providers={p: self.settings.api_key(p) is not None for p in PROVIDERS},
             problem=self.problem,
-            draining=self.answers.draining,
+            # Once closed the drain is over: the last health file says "not connected".
+            draining=self.answers.draining and not self.is_closed(),
         )
 
     def write_health(self) -> None:
