@@ -225,6 +225,11 @@ class AnswerPath:
                 **event.log_fields(),
             )
 
+    @property
+    def settling(self) -> bool:
+        """Claims still held or being made final (a clean stop waits for them)."""
+        return bool(self._holders)
+
     def _work_over(self, event: Event) -> None:
         over = self._holding.get(event.key)
         if over is not None:

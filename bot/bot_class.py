@@ -346,7 +346,7 @@ class MultiInstanceBot(commands.Bot):
 
     def _busy(self) -> bool:
         # In-flight work, and claims still being made final once their answer is in.
-        return bool(self.counters.in_flight or self.answers._holders)
+        return bool(self.counters.in_flight or self.answers.settling)
 
     async def close(self) -> None:
         self._closing.set()

@@ -8,22 +8,19 @@ purpose. What the user sees and what the counters say are checked per kind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import discord
 import pytest
 import pytest_asyncio
-import yarl
-from discord.gateway import DiscordWebSocket
 
 from bot import bot_class
 from bot.bot_class import MultiInstanceBot
 from bot.gate import Admission, AdmissionKind, serve_everything
 from bot.status import CounterSnapshot
-from env_manager import Settings
 from sandbox.discord import FakeDiscord
 from tests.integration.bot.answering_cog import INTERNAL_DETAIL
+from tests.integration.bot.inprocess import discord_double, running_bot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,34 +30,10 @@ TOKEN = "sandbox-instance-all"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory) -> AsyncIterator[tuple[FakeDiscord, MultiInstanceBot]]:
-    fake = FakeDiscord(channels=["채팅방-1", "general"], threads={})
-    await fake.start()
-    saved = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
-    discord.http.Route.BASE = fake.rest_url
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
     health = tmp_path_factory.mktemp("answering") / "health.json"
-    settings = Settings.build(discord_token=TOKEN, identify_spacing=0.05, health_file=str(health))
-    bot = MultiInstanceBot(
-        settings, extensions=("commands.utility", "tests.integration.bot.answering_cog")
-    )
-    ready = asyncio.Event()
-
-    async def on_ready() -> None:
-        ready.set()
-
-    bot.add_listener(on_ready, "on_ready")
-    task = asyncio.create_task(bot.start(TOKEN))
-    try:
-        await asyncio.wait_for(ready.wait(), 15)
+    extensions = ("commands.utility", "tests.integration.bot.answering_cog")
+    async with discord_double() as fake, running_bot(extensions, health_file=str(health)) as bot:
         yield fake, bot
-    finally:
-        await bot.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)
-        await fake.stop()
-        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
-    assert fake.spec_violations == [], fake.spec_violations
-    assert fake.internal_errors == [], fake.internal_errors
 
 
 def nothing_internal_shown(result) -> None:

@@ -5,40 +5,25 @@ Message Content intent is asked for only when configured."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 
-import discord
 import pytest
 import pytest_asyncio
-import yarl
-from discord.gateway import DiscordWebSocket
 
-from bot.bot_class import MultiInstanceBot
 from bot.health_file import judge
-from env_manager import Settings
 from sandbox.discord import FakeDiscord
+from tests.integration.bot.inprocess import discord_double, running_bot
 from tests.integration.bot.slow_cog import SLOW_ANSWER
 
-TOKEN = "sandbox-instance-all"
 INTENT_MESSAGE_CONTENT = 1 << 15
+EXTENSIONS = ("commands.utility", "tests.integration.bot.slow_cog")
 
 
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(channels=["채팅방-1", "general"], threads={})
-    await fake.start()
-    saved = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
-    discord.http.Route.BASE = fake.rest_url
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
-    try:
+    async with discord_double() as fake:
         yield fake
-    finally:
-        await fake.stop()
-        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
-    assert fake.spec_violations == [], fake.spec_violations
-    assert fake.internal_errors == [], fake.internal_errors
 
 
 async def until(predicate, timeout: float = 3.0) -> bool:
@@ -51,27 +36,9 @@ async def until(predicate, timeout: float = 3.0) -> bool:
     return True
 
 
-@contextlib.asynccontextmanager
-async def running(tmp_path, **settings: object) -> AsyncIterator[MultiInstanceBot]:
-    values = {"discord_token": TOKEN, "identify_spacing": 0.05} | settings
-    values.setdefault("health_file", str(tmp_path / "health.json"))
-    bot = MultiInstanceBot(
-        Settings.build(**values), extensions=("commands.utility", "tests.integration.bot.slow_cog")
-    )
-    ready = asyncio.Event()
-
-    async def on_ready() -> None:
-        ready.set()
-
-    bot.add_listener(on_ready, "on_ready")
-    task = asyncio.create_task(bot.start(TOKEN))
-    try:
-        await asyncio.wait_for(ready.wait(), 15)
-        yield bot
-    finally:
-        await bot.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)
+def running(tmp_path, **settings: object):
+    settings.setdefault("health_file", str(tmp_path / "health.json"))
+    return running_bot(EXTENSIONS, **settings)
 
 
 async def test_sigterm_lets_the_running_command_answer_and_takes_nothing_new(fake, tmp_path):
