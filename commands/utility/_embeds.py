@@ -48,7 +48,7 @@ def ping_embed(status: InstanceStatus) -> discord.Embed:
 
 COORDINATION_LABELS: dict[str, str] = {
     "redis": "🟢 Redis 연결됨 — 장애 시 자동 대체",
-    "warming": "🟡 Redis 재연결 직후 — 잠시 정적 라우팅",
+    "warming": "🟡 Redis 재연결 직후 — 모두 살아 있다고 보고 순서대로 대체",
     "degraded": "🟠 Redis 연결 끊김 — 정적 라우팅 (자동 대체 없음)",
     "local": "단일 프로세스 모드 — Redis 없이 혼자 처리",
 }

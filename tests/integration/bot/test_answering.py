@@ -25,7 +25,6 @@ from tests.integration.bot.inprocess import discord_double, running_bot
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GENERIC = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
-TOKEN = "sandbox-instance-all"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -199,3 +199,10 @@ def test_fleet_status_shows_a_draining_instance_and_a_stopped_ones_reason():
         "지연 12 ms · 가동 59초\n1시간 처리 0 · 실패 0\n진행 중 2"
     )
     assert fields["⛔ #2 이미지"].splitlines()[0] == f"⛔ 문제: {problem}"
+
+
+def test_fleet_status_while_warming_up_says_failover_still_works():
+    embed = fleet_status_embed(status(instance_id="4", role="admin"), {}, "warming")
+    assert embed.description.startswith(
+        "🟡 Redis 재연결 직후 — 모두 살아 있다고 보고 순서대로 대체"
+    )
