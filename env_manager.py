@@ -271,6 +271,45 @@ class LoggingSettings(Section):
     _blank = field_validator("log_dir", mode="before")(_blank_is_none)
 
 
+DEFAULT_CHAT_SYSTEM_PROMPT = (
+    "당신은 한국어 디스코드 커뮤니티의 친절하고 정확한 AI 도우미입니다. 질문한 사람의 말투에 맞춰 "
+    "자연스러운 한국어로 답하고, 모르는 것은 모른다고 말하세요. 답은 디스코드 마크다운으로 쓰고, "
+    "코드는 언어 이름을 붙인 코드 블록에 넣으세요."
+)
+
+
+class ChatSettings(Section):
+    """/채팅 and chat by mention: the model, the stream's cadence, conversation memory."""
+
+    # A current, inexpensive model with no announced shutdown date (the SDK's model list
+    # marks gpt-5, gpt-5-mini and gpt-5-nano for shutdown on 2026-12-11).
+    chat_model: str = "gpt-5.4-mini"
+    # "chat": Chat Completions, which every OpenAI-compatible server speaks;
+    # "responses": OpenAI's Responses API.
+    chat_api: Literal["chat", "responses"] = "chat"
+    chat_temperature: float = Field(default=0.7, ge=0, le=2)
+    chat_max_output_tokens: int = Field(default=1500, ge=16, le=32000)
+    chat_system_prompt: str = DEFAULT_CHAT_SYSTEM_PROMPT
+    chat_timeout: float = Field(default=60.0, gt=0, le=600)  # seconds per provider request
+    chat_max_retries: int = Field(default=2, ge=0, le=5)  # before the first token only
+    # Discord tolerates about one edit per second per message from a well-behaved bot.
+    chat_edit_interval: float = Field(default=1.0, ge=0.05, le=10)
+    chat_prompt_max_chars: int = Field(default=4000, ge=10, le=6000)
+    # Conversation memory: oldest turns dropped beyond this many characters; forgotten
+    # this many hours after the last message.
+    chat_memory_chars: int = Field(default=12000, ge=0, le=200_000)
+    chat_memory_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    chat_image_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=25 * 1024 * 1024)
+    chat_max_images: int = Field(default=4, ge=0, le=10)
+
+    @field_validator("chat_model", "chat_system_prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
 class HealthSettings(Section):
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
@@ -292,6 +331,7 @@ class Settings:
     providers: ProviderSettings
     logging: LoggingSettings
     health: HealthSettings
+    chat: ChatSettings
 
     SECTIONS: ClassVar[dict[str, type[Section]]] = {
         "discord": DiscordSettings,
@@ -299,6 +339,7 @@ class Settings:
         "providers": ProviderSettings,
         "logging": LoggingSettings,
         "health": HealthSettings,
+        "chat": ChatSettings,
     }
 
     @classmethod

@@ -17,6 +17,7 @@ from bot.status import InstanceStatus
 
 if TYPE_CHECKING:
     from bot.store.claims import ClaimResult
+    from bot.store.memory import MemoryTurn
     from bot.store.startup import FatalRecord
 
 StatusSource = Callable[[], InstanceStatus]
@@ -85,6 +86,22 @@ class Claims(ABC):
     @abstractmethod
     async def seen_by(self, key: str) -> int | None:
         """How many instances received the event; None when unknown."""
+
+
+class ConversationMemory(ABC):
+    """Chat history per conversation, shared by the fleet (bot/store/memory.py)."""
+
+    @abstractmethod
+    async def history(self, conversation: str) -> list[MemoryTurn]:
+        """The turns so far, oldest first (empty when unknown or expired)."""
+
+    @abstractmethod
+    async def save(self, conversation: str, turn: MemoryTurn) -> None:
+        """Add `turn`, or replace the turn with the same id (an answer still streaming)."""
+
+    @abstractmethod
+    async def forget(self, conversation: str) -> None:
+        """Start the conversation afresh."""
 
 
 class StartupGuard(ABC):

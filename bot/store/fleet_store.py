@@ -2,7 +2,7 @@
 
 `open_store(settings)` picks in-process stores for single-process mode and Redis
 stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness`,
-`store.claims`, `store.startup` and `store.mode`, never Redis directly.
+`store.claims`, `store.startup`, `store.memory` and `store.mode`, never Redis directly.
 """
 
 from __future__ import annotations
@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.status import package_version
-from bot.store.base import Claims, Liveness, Mode, StartupGuard, StatusSource
+from bot.store.base import (
+    Claims,
+    ConversationMemory,
+    Liveness,
+    Mode,
+    StartupGuard,
+    StatusSource,
+)
 from bot.store.claims import LocalClaims, RedisClaims
 from bot.store.liveness import LocalLiveness, RedisLiveness
+from bot.store.memory import LocalMemory, RedisMemory
 from bot.store.redis_link import RedisLink
 from bot.store.startup import IDENTIFY_SPACING_S, LocalStartup, RedisStartup
 from env_manager import INSTANCE_IDS, Settings
@@ -25,6 +33,7 @@ class FleetStore:
     liveness: Liveness
     claims: Claims
     startup: StartupGuard
+    memory: ConversationMemory
     link: RedisLink | None = None  # None: single-process, nothing shared
     # This process's incarnation: instance id plus a per-start id; names its claims.
     incarnation: str = field(default_factory=lambda: new_incarnation(None))
@@ -46,16 +55,24 @@ def new_incarnation(instance_id: int | None) -> str:
     return f"{instance_id if instance_id is not None else 'all'}.{secrets.token_hex(4)}"
 
 
+# Chat memory defaults when no settings are given (tests, tools); see ChatSettings.
+MEMORY_CHARS = 12000
+MEMORY_TTL_S = 24 * 3600.0
+
+
 def local_store(
     instance_id: int | None = None,
     *,
     identify_spacing: float = IDENTIFY_SPACING_S,
     fatal_file: Path | None = None,
+    memory_chars: int = MEMORY_CHARS,
+    memory_ttl_s: float = MEMORY_TTL_S,
 ) -> FleetStore:
     return FleetStore(
         liveness=LocalLiveness(INSTANCE_IDS, instance_id),
         claims=LocalClaims(),
         startup=LocalStartup(identify_spacing=identify_spacing, fatal_file=fatal_file),
+        memory=LocalMemory(budget_chars=memory_chars, ttl_s=memory_ttl_s),
     )
 
 
@@ -68,6 +85,8 @@ def redis_store(
     identify_spacing: float = IDENTIFY_SPACING_S,
     fatal_file: Path | None = None,
     version: str | None = None,
+    memory_chars: int = MEMORY_CHARS,
+    memory_ttl_s: float = MEMORY_TTL_S,
 ) -> FleetStore:
     # Trust the liveness view again one TTL after Redis returns: peers have re-announced.
     # Degrade only after two heartbeats' worth of failures: a stall is not an outage.
@@ -90,6 +109,7 @@ def redis_store(
             fatal_file=fatal_file,
             version=version if version is not None else package_version(),
         ),
+        memory=RedisMemory(link, budget_chars=memory_chars, ttl_s=memory_ttl_s),
         link=link,
         incarnation=incarnation,
     )
@@ -99,8 +119,12 @@ def open_store(settings: Settings) -> FleetStore:
     """In-process for single mode; Redis for a fleet member."""
     spacing = settings.discord.identify_spacing
     fatal_file = fatal_file_for(settings)
+    memory = {
+        "memory_chars": settings.chat.chat_memory_chars,
+        "memory_ttl_s": settings.chat.chat_memory_ttl_hours * 3600,
+    }
     if settings.instance_number is None:
-        return local_store(identify_spacing=spacing, fatal_file=fatal_file)
+        return local_store(identify_spacing=spacing, fatal_file=fatal_file, **memory)
     return redis_store(
         settings.instance_number,
         settings.fleet.redis_url,
@@ -108,6 +132,7 @@ def open_store(settings: Settings) -> FleetStore:
         heartbeat_interval=settings.fleet.heartbeat_interval,
         identify_spacing=spacing,
         fatal_file=fatal_file,
+        **memory,
     )
 
 
