@@ -135,6 +135,7 @@ class Demo:
         self.args = args
         self.out = out
         self.fake: Any = None
+        self.openai: Any = None  # the local OpenAI double, unless the user brought their own
         self.fleet: Any = None
         self.redis: Any = None  # a LocalRedisServer when the demo starts its own
         self.workdir = Path(tempfile.mkdtemp(prefix="mib-demo-"))
@@ -165,6 +166,7 @@ class Demo:
                     )
             else:
                 redis_url = self._start_own_redis()
+        openai_url, openai_env = await self._openai_endpoint()
         labels = [1, 2, 3, 4] if self.args.fleet else ["all"]
         self.fleet = Fleet(
             rest_url=self.fake.rest_url,
@@ -172,12 +174,32 @@ class Demo:
             workdir=self.workdir,
             instances=labels,
             redis_url=redis_url,
-            extra_env=patterns,
+            extra_env=patterns | openai_env,
+            provider_urls={"openai": openai_url},
         )
         mode = "four-instance fleet on Redis" if self.args.fleet else "single process"
-        self.note(f"starting the bot ({mode}) on a local Discord double...")
+        doubles = "a local Discord double" + (" and OpenAI double" if self.openai else "")
+        self.note(f"starting the bot ({mode}) on {doubles}...")
         await self.fleet.start()
         self.note(f"ready. channels: {', '.join('#' + c for c in channels)}. type 'help'.")
+
+    async def _openai_endpoint(self) -> tuple[str, dict[str, str]]:
+        """The user's OpenAI endpoint and key when the environment sets both
+        OPENAI_BASE_URL and a real OPENAI_API_KEY; otherwise a local OpenAI double (and the
+        fleet's fake keys). Only this one key travels, and only when the user exported it."""
+        from env_manager import is_placeholder
+
+        url = os.environ.get("OPENAI_BASE_URL", "").strip()
+        key = os.environ.get("OPENAI_API_KEY", "").strip()
+        if url and not is_placeholder(key):
+            self.note(f"OpenAI: your endpoint {url} with your OPENAI_API_KEY")
+            keys = {f"OPENAI_API_KEY_{n}": key for n in ("1", "2", "3", "4")}
+            return url, {"OPENAI_API_KEY": key, **keys}
+        from sandbox.providers import FakeOpenAI
+
+        self.openai = FakeOpenAI()
+        await self.openai.start()
+        return self.openai.base_url, {}
 
     def _start_own_redis(self) -> str:
         from sandbox.redis_server import LocalRedisServer, RedisServerMissing
@@ -197,6 +219,8 @@ class Demo:
             await self.fleet.close()
         if self.fake is not None:
             await self.fake.stop()
+        if self.openai is not None:
+            await self.openai.stop()
         if self.redis is not None:
             self.redis.stop()
 

@@ -37,7 +37,8 @@ BOT_SETTING_VARS = re.compile(
 )
 # The one bot token of the whole fleet, as in production. A fake secret: never sent or logged.
 SANDBOX_TOKEN = "sandbox-bot-token"
-# Provider endpoints until provider doubles exist: a closed loopback port, never the internet.
+# A provider endpoint no test gave a double for: a closed loopback port, never the internet.
+# OpenAI's double is sandbox/providers (`Fleet(provider_urls={"openai": fake.base_url})`).
 UNROUTABLE_PROVIDER = "http://127.0.0.1:9/v1"
 # Defaults that keep a fleet quick to start on loopback; real deployments use the bot's own.
 SANDBOX_TIMINGS = {"HEARTBEAT_INTERVAL": "0.5", "CLAIM_STEP": "0.4", "IDENTIFY_SPACING": "0.3"}
@@ -77,7 +78,9 @@ class Fleet:
     """One to four bot processes (or one single-mode process) on the double.
 
     `rest_url` and `gateway_url` are the double's plain URLs; each instance is given them
-    below its own `/i/<label>`, its INSTANCE_ID.
+    below its own `/i/<label>`, its INSTANCE_ID. `provider_urls` maps "openai", "minimax",
+    "stability" to the base URL each instance gets as `OPENAI_BASE_URL` etc. (a
+    `FakeOpenAI.base_url`, say); a provider left out gets `UNROUTABLE_PROVIDER`.
     """
 
     def __init__(

@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from sandbox.discord import FakeDiscord, InteractionResult
 from sandbox.fleet import SANDBOX_TOKEN, Fleet
+from sandbox.providers import FakeOpenAI
 from sandbox.redis_server import LocalRedisServer
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
@@ -34,6 +35,8 @@ class Sandbox:
     workdir: Path
     redis: LocalRedisServer | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    # The sandbox's OpenAI double: every instance's OPENAI_BASE_URL points at it.
+    openai: FakeOpenAI | None = None
 
     async def ask(
         self,
@@ -58,6 +61,8 @@ class Sandbox:
             text = f"{record.body}"
             for marker in SECRET_MARKERS:
                 assert marker not in text, f"{marker!r} leaked in {record.method} {record.path}"
+        if self.openai is not None:
+            assert_no_secrets_sent_to(self.openai)
 
     def assert_one_token(self) -> None:
         """Every process identified with the fleet's one token, as in production; the
@@ -79,6 +84,14 @@ class Sandbox:
         assert self.codes(40060) == [], "an interaction was answered twice"
         assert self.fake.internal_errors == []
         self.assert_no_secrets_sent()
+
+
+def assert_no_secrets_sent_to(openai: FakeOpenAI) -> None:
+    """The provider gets its key in the Authorization header (never recorded), nowhere else."""
+    for request in openai.requests:
+        text = f"{request.headers} {request.body}"
+        for marker in SECRET_MARKERS:
+            assert marker not in text, f"{marker!r} sent to OpenAI in {request.path}"
 
 
 # Who answers what where with the whole default fleet up, written by hand (never computed
@@ -137,6 +150,8 @@ async def open_sandbox(
         redis.start()
     fake = FakeDiscord(channels=CHANNELS, threads=THREADS)
     await fake.start()
+    openai = FakeOpenAI()
+    await openai.start()
     fleet = Fleet(
         rest_url=fake.rest_url,
         gateway_url=fake.gateway_url,
@@ -144,6 +159,7 @@ async def open_sandbox(
         instances=instances,
         redis_url=redis.url if redis else redis_url,
         extra_env=extra_env,
+        provider_urls={"openai": openai.base_url},
     )
     for label, env in (per_instance_env or {}).items():
         fleet.instances[label].env.update(env)
@@ -152,16 +168,19 @@ async def open_sandbox(
             instance.env["DEV_GUILD_ID"] = str(fake.guild_id)
     try:
         await fleet.start()
-        yield Sandbox(fake, fleet, workdir, redis)
+        yield Sandbox(fake, fleet, workdir, redis, openai=openai)
     finally:
         await fleet.close()
         await fake.stop()
+        await openai.stop()
         if redis is not None:
             redis.stop()
     # Reached only when the test body passed: a body Discord would reject fails the test.
     assert fake.spec_violations == [], f"requests Discord's spec rejects: {fake.spec_violations}"
     Sandbox(fake, fleet, workdir).assert_one_token()
     assert fake.internal_errors == [], f"the double itself failed: {fake.internal_errors}"
+    assert openai.errors == [], f"the OpenAI double itself failed: {openai.errors}"
+    assert_no_secrets_sent_to(openai)
     for instance in fleet.instances.values():
         log = instance.log_path.read_text(encoding="utf-8") if instance.log_path.exists() else ""
         leaked = [marker for marker in SECRET_MARKERS if marker in log]
