@@ -116,6 +116,15 @@ def message_event(message: discord.Message, client: discord.Client, command: str
     )
 
 
+class AlreadyShown(Exception):
+    """A failure the answer itself already explains to the user (a streamed answer cut
+    short keeps its text and a note): counted and logged, nothing more is sent."""
+
+    def __init__(self, cause: UserFacingError) -> None:
+        super().__init__(cause.log_message)
+        self.cause = cause
+
+
 def user_message_for(exc: BaseException) -> str | None:
     """The Korean text the user sees for a failure, or None when nothing must be shown."""
     if isinstance(exc, discord.HTTPException) and exc.code in ALREADY_HANDLED_CODES:
@@ -247,6 +256,11 @@ class AnswerPath:
     def failed(self, event: Event, exc: BaseException) -> str | None:
         """Count and log a failure; return the Korean message to show, if any."""
         self._work_over(event)
+        if isinstance(exc, AlreadyShown):
+            if event.kind in COUNTED_KINDS:
+                self.counters.record_failed(event.key)
+            log.warning("event_failed_shown", reason=exc.cause.log_message, **event.log_fields())
+            return None
         message = user_message_for(exc)
         if message is None:
             # The claim made this instance the only one to answer: Discord refusing the

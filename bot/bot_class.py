@@ -34,7 +34,7 @@ from bot.store.startup import FatalRecord, session_start_refusal
 from bot.tasks import stop_task
 from env_manager import PROVIDERS, Settings
 
-EXTENSIONS: tuple[str, ...] = ("commands.utility",)
+EXTENSIONS: tuple[str, ...] = ("commands.utility", "commands.chat")
 # A routed chat message's handler (the chat area registers one).
 MessageHandler = Callable[[discord.Message], Awaitable[None]]
 

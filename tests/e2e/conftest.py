@@ -150,7 +150,7 @@ async def open_sandbox(
         redis.start()
     fake = FakeDiscord(channels=CHANNELS, threads=THREADS)
     await fake.start()
-    openai = FakeOpenAI()
+    openai = FakeOpenAI(slow_token_delay_s=0.1)  # [[slow]]: an answer over a few seconds
     await openai.start()
     fleet = Fleet(
         rest_url=fake.rest_url,

@@ -133,6 +133,7 @@ async def test_fleet_identified_with_spacing_and_synced_commands_once(fleet4):
     overwrites = [r for r in fleet4.fake.requests if r.method == "PUT" and "commands" in r.path]
     assert len(overwrites) == 1, "only the sync-lock holder uploads the tree"
     assert {c["name"] for c in fleet4.fake.registered_commands["global"]} == {
+        "채팅",
         "핑",
         "상태",
         "인스턴스",

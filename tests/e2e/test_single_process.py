@@ -16,7 +16,12 @@ async def test_single_process_with_a_dev_guild_answers_everything(sandbox_factor
     ) as sb:
         registered = sb.fake.registered_commands
         assert not registered.get("global")
-        assert {c["name"] for c in registered[str(sb.fake.guild_id)]} == {"핑", "상태", "인스턴스"}
+        assert {c["name"] for c in registered[str(sb.fake.guild_id)]} == {
+            "채팅",
+            "핑",
+            "상태",
+            "인스턴스",
+        }
         for channel in CHANNELS:
             result = await sb.ask(channel, "핑")
             assert result.answered_by == "all"

@@ -42,7 +42,7 @@ ITEMS = members(DynamicItem)
 
 
 def test_the_areas_are_found():
-    assert [c.__name__ for c in COGS] == ["UtilityCommands"]
+    assert [c.__name__ for c in COGS] == ["ChatCommands", "UtilityCommands"]
     assert [c.__name__ for c in ITEMS] == ["RefreshStatusButton"]
 
 
