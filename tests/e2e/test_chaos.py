@@ -111,7 +111,8 @@ async def test_an_owner_frozen_right_after_claiming_is_covered_by_the_next_rank(
 
 
 async def test_a_static_owner_dead_during_the_warm_up_is_covered(sandbox_factory):
-    async with sandbox_factory(private_redis=True) as sb:
+    # A 1 s heartbeat makes the warm-up 3 s: room to act in it even on a loaded machine.
+    async with sandbox_factory(private_redis=True, extra_env={"HEARTBEAT_INTERVAL": "1"}) as sb:
         sb.redis.stop()
         await wait_for_event(sb, "4", "redis_unreachable_static_routing")
         sb.redis.start()  # the same port, empty, as after a crash
