@@ -70,6 +70,15 @@ def parse_request(line: str) -> Request:
     return Request(channel, thread or None, command[1:], options)
 
 
+# An answer that stays unchanged this long is complete (the demo's edit cadence is 0.5 s).
+STREAM_SETTLE_S = 1.5
+DEMO_CHAT_EDIT_INTERVAL = "0.5"
+
+
+def _all_text(result: Any) -> str:
+    return "\n".join(str(m.get("content") or "") for m in result.messages)
+
+
 def render_text(request: Request, result: Any) -> str:
     """What a person would read in Discord, preceded by who answered and how fast."""
     where = "DM" if request.channel is None else f"#{request.channel}"
@@ -78,8 +87,8 @@ def render_text(request: Request, result: Any) -> str:
     who = f"instance {result.answered_by}" if result.answered_by else "nobody"
     ack = f"ack {result.ack_ms:.0f} ms" if result.ack_ms is not None else "not acknowledged"
     lines = [f"[{where}] /{request.command} -> {who} ({ack})"]
-    if result.content:
-        lines += [f"  {line}" for line in result.content.splitlines()]
+    for message in result.messages or ([{"content": result.content}] if result.content else []):
+        lines += [f"  {line}" for line in str(message.get("content") or "").splitlines()]
     for embed in result.embeds:
         if embed.get("title"):
             lines.append(f"  == {embed['title']} ==")
@@ -106,6 +115,8 @@ def render_json(request: Request, result: Any) -> str:
             "instance": _instance_number(result.answered_by),
             "ack_ms": None if result.ack_ms is None else round(result.ack_ms, 1),
             "content": result.content,
+            # Every message of the answer (a long chat answer continues in more messages).
+            "pages": [str(m.get("content") or "") for m in result.messages],
             "embeds": result.embeds,
             "attachments": [a.get("filename") for a in result.attachments],
         },
@@ -174,7 +185,7 @@ class Demo:
             workdir=self.workdir,
             instances=labels,
             redis_url=redis_url,
-            extra_env=patterns | openai_env,
+            extra_env=patterns | openai_env | {"CHAT_EDIT_INTERVAL": DEMO_CHAT_EDIT_INTERVAL},
             provider_urls={"openai": openai_url},
         )
         mode = "four-instance fleet on Redis" if self.args.fleet else "single process"
@@ -279,7 +290,24 @@ class Demo:
         except TimeoutError:
             self.note(f"no answer within 10 s to {line!r} (is every instance for it down?)")
             return
+        result = await self._follow(handle, result)
         self.say(render_json(request, result) if self.args.json else render_text(request, result))
+
+    async def _follow(self, handle: Any, result: Any) -> Any:
+        """A streamed answer (/채팅) keeps changing after the first response: show it grow,
+        and print it once it has been still for a while."""
+        text = _all_text(result)
+        still_since = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - still_since < STREAM_SETTLE_S:
+            await asyncio.sleep(0.1)
+            latest = handle.result()
+            if _all_text(latest) != text:
+                text = _all_text(latest)
+                still_since = asyncio.get_running_loop().time()
+                if not self.args.json:
+                    self.note(f"  … {len(text)} characters so far")
+            result = latest
+        return result
 
 
 def operator_patterns() -> dict[str, str]:

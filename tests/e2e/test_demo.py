@@ -134,6 +134,21 @@ def test_fleet_json_reports_the_answering_instance_and_survives_a_kill():
     assert alive(children) == set()
 
 
+def test_chat_in_the_demo_streams_an_answer_with_no_key():
+    demo = start_demo("--json")
+    wait_ready(demo, stream="stderr")
+    lines = ["#채팅방-1 /채팅 질문:안녕", '#채팅방-1 /채팅 "질문:긴 답 [[long 2500]]"', "quit"]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=90)
+    assert demo.returncode == 0, err
+    short, long = [json.loads(line) for line in out.splitlines()]
+    assert short["content"].startswith('"안녕"에 대한 답이에요.')
+    assert "✍️" not in short["content"], "printed once the answer was complete"
+    assert long["instance"] == "all"
+    assert len(long["pages"]) == 2 and all(len(page) <= 2000 for page in long["pages"])
+    assert "def greet(name: str) -> str:" in "".join(long["pages"])
+    assert "characters so far" not in out, "progress goes to stderr in --json mode"
+
+
 def test_ctrl_c_stops_everything():
     demo = start_demo()
     wait_ready(demo)
