@@ -248,6 +248,7 @@ class ChatCommands(commands.Cog):
             interval=self.settings.chat_edit_interval,
             save=save,
             notes=notes,
+            placeholder=isinstance(surface, ReplySurface),
         )
         await save(result.text, result.usage)
         first_edit_ms = (

@@ -90,10 +90,13 @@ async def stream_answer(
     interval: float,
     save: Callable[[str], Awaitable[None]],
     notes: Sequence[str] = (),
+    placeholder: bool = True,
     clock: Clock = time.monotonic,
 ) -> StreamResult:
     """Show `chunks` as they come; return the whole text (raises `AlreadyShown` on a provider
-    failure, after the answer shows what was written and why it stopped)."""
+    failure, after the answer shows what was written and why it stopped). `placeholder`:
+    show a writing placeholder until the first text (a mention's reply); without it the
+    surface's own waiting state stands until then (a deferred interaction)."""
     result = StreamResult()
     changed = asyncio.Event()
     done = asyncio.Event()
@@ -124,7 +127,9 @@ async def stream_answer(
             # updates below are on their way sets it again and is never slept through.
             changed.clear()
             text = result.text
-            wanted = render(text, done=False)
+            # Where Discord already shows a waiting state ("thinking…" after a deferral),
+            # the first write is the first text: no placeholder delays it by a cadence.
+            wanted = render(text, done=False) if text or placeholder else []
             if await display.show(wanted, final=False) and text:
                 if result.first_shown_at is None:
                     result.first_shown_at = clock()

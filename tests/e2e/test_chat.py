@@ -182,3 +182,10 @@ async def test_a_mention_gets_a_streamed_reply_once_with_its_nonce(chat):
     assert result.messages[0]["nonce"] == str(handle.message_id)
     await asyncio.sleep(0.5)
     assert len(handle.replies()) == 1
+
+
+async def test_reasoning_between_think_tags_is_not_shown(chat):
+    result = await ask_chat(chat, "채팅방-1", "생각해 봐 [[think]]", user="think")
+    shown = "".join(texts(result))
+    assert shown.startswith('"생각해 봐"에 대한 답이에요.')
+    assert "<think>" not in shown and "</think>" not in shown

@@ -119,3 +119,11 @@ async def test_a_long_answer_continues_in_new_messages_each_within_the_limit():
     no_space = str.maketrans("", "", " \n")
     assert "".join(surface.pages).translate(no_space) == text.translate(no_space)
     assert result.text == text
+
+
+async def test_without_a_placeholder_the_first_write_is_the_first_text():
+    surface = Surface()
+    await run(surface, chunks_of("첫", " 글자", delay=0.02), placeholder=False)
+    assert surface.writes[0][:2] == ("send", 0)
+    assert surface.writes[0][2].startswith("첫")
+    assert surface.pages == ["첫 글자"]
