@@ -73,6 +73,12 @@ class _Display:
         due = next_due(self.shown, wanted, self.last_edit_at, now, self.interval)
         return None if due is None else max(0.0, due - now)
 
+    def next_write_in(self) -> float:
+        """How long until the page being written may be edited again (0: now)."""
+        if not self.last_edit_at:
+            return 0.0
+        return max(0.0, self.last_edit_at[-1] + self.interval - self.clock())
+
     async def finish(self, wanted: Sequence[str]) -> None:
         """Show `wanted` completely, waiting out the cadence where it holds an edit back."""
         while True:
@@ -136,9 +142,15 @@ async def stream_answer(
                 if text != saved:
                     saved = text
                     await save(saved)
+            # Sleep until something can be written: text arriving sooner than the cadence
+            # allows is not rendered again for nothing (rendering is O(text)).
             wait = display.due_in(wanted)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), wait)
+            if wait is None:
+                await changed.wait()
+                wait = display.next_write_in()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), wait)
     finally:
         if not reader.done():
             reader.cancel()
