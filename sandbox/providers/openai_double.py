@@ -66,10 +66,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from ._server import LoopbackServer
 
 DEFAULT_CHUNK_CHARS = 4
 LONG_MAX_CHARS = 200_000
@@ -190,8 +191,10 @@ class RecordedRequest:
         return _last_user_text(self.turns)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The double's server on 127.0.0.1. `base_url` is `http://127.0.0.1:PORT/v1`."""
+
+    base_path = "/v1"
 
     def __init__(
         self,
@@ -202,51 +205,16 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.token_delay_s = token_delay_s
         self.slow_token_delay_s = slow_token_delay_s
         self.chunk_chars = chunk_chars
         self.requests: list[RecordedRequest] = []
-        self.errors: list[str] = []  # the double's own failures (a bug here, not in the bot)
         self._queue: deque[FakeReply] = deque()
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._base_url = ""
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._guard])
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, self._host, self._port).start()
-        self._runner = runner
-        self._base_url = f"http://{self._host}:{runner.addresses[0][1]}/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if not self._base_url:
-            raise RuntimeError("FakeOpenAI is not started")
-        return self._base_url
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -259,17 +227,6 @@ class FakeOpenAI:
         return len(self._queue)
 
     # --- request handling --------------------------------------------------------------------
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """A bug in the double is recorded in `errors` (tests assert it stays empty)."""
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except Exception as exc:
-            self.errors.append(f"{request.method} {request.path}: {exc!r}")
-            raise
 
     async def _admit(self, request: web.Request) -> tuple[RecordedRequest, web.Response | None]:
         headers = {k.lower(): v for k, v in request.headers.items()}
