@@ -113,3 +113,21 @@ class ImagesNotSupported(ProviderError):
     """The configured model does not accept image input."""
 
     user_message = "지금 모델은 이미지를 볼 수 없어요. 이미지 없이 다시 질문해 주세요."
+
+
+class ProviderOutOfCredit(ProviderError):
+    """The account has no balance or credits left (MiniMax 1008, Stability 402)."""
+
+    user_message = "AI 서비스 잔액이 부족해요. 관리자에게 알려 주세요."
+
+
+class ProviderQuotaExhausted(ProviderError):
+    """The key's usage limit is used up (MiniMax 2056); waiting seconds will not help."""
+
+    user_message = "AI 서비스 사용 한도를 모두 썼어요. 관리자에게 알려 주세요."
+
+
+class InvalidProviderRequest(ProviderError):
+    """The provider rejected the request's parameters (MiniMax 2013, Stability 400/413/422)."""
+
+    user_message = "AI 서비스가 요청 내용을 받아들이지 않았어요. 옵션을 바꿔서 다시 시도해 주세요."

@@ -1,9 +1,18 @@
-"""Loopback doubles of the AI providers (OpenAI-compatible today; MiniMax and Stability planned).
+"""Loopback doubles of the AI providers: OpenAI-compatible chat, MiniMax and Stability images.
 
 Like sandbox/discord/, these import nothing of the bot: tests, the e2e fleet and the demo
 point the bot's `*_BASE_URL` settings at them, so no request ever leaves the machine.
 """
 
+from ._server import RecordedCall
+from .minimax_double import FakeMiniMax, MiniMaxReply
 from .openai_double import FakeOpenAI, FakeReply, RecordedRequest
 
-__all__ = ["FakeOpenAI", "FakeReply", "RecordedRequest"]
+__all__ = [
+    "FakeMiniMax",
+    "FakeOpenAI",
+    "FakeReply",
+    "MiniMaxReply",
+    "RecordedCall",
+    "RecordedRequest",
+]

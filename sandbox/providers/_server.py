@@ -8,6 +8,7 @@ recorded in `errors`, which the tests assert stays empty.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -72,3 +73,43 @@ class LoopbackServer:
         except Exception as exc:
             self.errors.append(f"{request.method} {request.path}: {exc!r}")
             raise
+
+
+@dataclass
+class RecordedCall:
+    """One request as a double received it. `headers` never hold credentials; `body` is the
+    parsed JSON object or the multipart form fields (`{name: text}`), None if unreadable."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    request_id: str
+    status: int = 0
+    content_type: str = ""
+
+    @property
+    def prompt(self) -> str:
+        value = self.body.get("prompt") if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else ""
+
+
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+
+
+def record_of(request: web.Request, request_id: str) -> RecordedCall:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return RecordedCall(
+        method=request.method,
+        path=request.path,
+        headers={k: v for k, v in headers.items() if k not in SECRET_HEADERS},
+        body=None,
+        request_id=request_id,
+        content_type=request.content_type,
+    )
+
+
+def bearer_key(request: web.Request) -> str:
+    """The key of `Authorization: Bearer <key>`, or "" when the header is missing or malformed."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
