@@ -7,12 +7,15 @@ point the bot's `*_BASE_URL` settings at them, so no request ever leaves the mac
 from ._server import RecordedCall
 from .minimax_double import FakeMiniMax, MiniMaxReply
 from .openai_double import FakeOpenAI, FakeReply, RecordedRequest
+from .stability_double import FakeStability, StabilityReply
 
 __all__ = [
     "FakeMiniMax",
     "FakeOpenAI",
     "FakeReply",
+    "FakeStability",
     "MiniMaxReply",
     "RecordedCall",
     "RecordedRequest",
+    "StabilityReply",
 ]
