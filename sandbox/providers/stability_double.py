@@ -84,6 +84,7 @@ class StabilityReply:
     """One scripted answer: `status != 200` answers the error body; else one image."""
 
     status: int = 200
+    name: str | None = None  # the error's `name`; None: the usual one for the status
     errors: tuple[str, ...] = ()
     finish_reason: str = "SUCCESS"
     delay_s: float = 0.0
@@ -143,9 +144,8 @@ class FakeStability(LoopbackServer):
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         if reply.status != 200:
-            return self._error(
-                record, reply.status, list(reply.errors) or None, headers=reply.headers
-            )
+            errors = list(reply.errors) or None
+            return self._error(record, reply.status, errors, reply.name, reply.headers)
         seed = int(record.body.get("seed") or 0) or next(self._random_seeds)
         png = solid_png(IMAGE_SIZE, IMAGE_SIZE, seed)
         record.status = 200
