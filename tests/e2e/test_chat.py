@@ -105,6 +105,7 @@ async def test_memory_carries_over_turns_and_over_a_failover(chat):
     first = await ask_chat(chat, "채팅방-1", "내 이름은 다온이야", user="daon")
     assert first.answered_by == "1"
     await chat.fleet.kill(1)
+    await asyncio.sleep(2.5)  # its heartbeat (TTL 1.5 s) expired: 4 is now the owner
     try:
         second = await ask_chat(chat, "채팅방-1", "내 이름이 뭐였지?", user="daon")
         assert second.answered_by == "4", "the fallback took over"

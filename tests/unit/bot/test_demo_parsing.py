@@ -56,6 +56,17 @@ RESULT = SimpleNamespace(
     ],
     attachments=[{"filename": "a.png", "size": 3}],
     ephemeral=False,
+    messages=[{"content": ""}],  # an embed-only answer: one message, no text
+)
+# A long chat answer: two messages, both shown, one after the other.
+CHAT_RESULT = SimpleNamespace(
+    answered_by="1",
+    ack_ms=3.0,
+    content="첫 부분",
+    embeds=[],
+    attachments=[],
+    ephemeral=False,
+    messages=[{"content": "첫 부분"}, {"content": "둘째 부분\n끝"}],
 )
 
 
@@ -71,10 +82,29 @@ def test_render_text_reads_like_discord():
     ]
 
 
+def test_render_text_shows_every_message_of_a_long_answer():
+    text = render_text(Request("채팅방-1", None, "채팅", {"질문": "길게"}), CHAT_RESULT)
+    assert text.splitlines() == [
+        "[#채팅방-1] /채팅 -> instance 1 (ack 3 ms)",
+        "  첫 부분",
+        "  둘째 부분",
+        "  끝",
+    ]
+    data = json.loads(render_json(Request("채팅방-1", None, "채팅", {}), CHAT_RESULT))
+    assert data["pages"] == ["첫 부분", "둘째 부분\n끝"]
+
+
 def test_render_json_has_the_documented_keys():
     data = json.loads(render_json(Request("general", None, "핑", {}), RESULT))
     assert data["instance"] == 1 and data["ack_ms"] == 12.3
     assert data["attachments"] == ["a.png"]
-    assert {"channel", "command", "instance", "ack_ms", "content", "embeds", "attachments"} <= set(
-        data
-    )
+    assert {
+        "channel",
+        "command",
+        "instance",
+        "ack_ms",
+        "content",
+        "pages",
+        "embeds",
+        "attachments",
+    } <= set(data)
