@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -146,7 +146,7 @@ class AnswerPath:
         self.counters = counters
         # Claims this instance holds as a lease, with "the work is over" for each.
         self._holding: dict[str, asyncio.Event] = {}
-        self._holders: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         # Stopping (SIGTERM): admit nothing new, so peers take it; in-flight work finishes.
         self.draining = False
 
@@ -183,11 +183,15 @@ class AnswerPath:
             self.counters.started(event.key)
         return True
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` in the background; `close` stops whatever is still running."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _hold(self, event: Event, acknowledged: Acknowledged | None) -> None:
         over = self._holding.setdefault(event.key, asyncio.Event())
-        task = asyncio.create_task(self._hold_claim(event, over, acknowledged), name="claim")
-        self._holders.add(task)
-        task.add_done_callback(self._holders.discard)
+        self._spawn(self._hold_claim(event, over, acknowledged), "claim")
 
     async def _hold_claim(
         self, event: Event, over: asyncio.Event, acknowledged: Acknowledged | None
@@ -216,9 +220,7 @@ class AnswerPath:
         await self._check_canary(event)
 
     def _note_seen(self, event: Event) -> None:
-        task = asyncio.create_task(self.gate.store.claims.note_seen(event.key), name="seen")
-        self._holders.add(task)
-        task.add_done_callback(self._holders.discard)
+        self._spawn(self.gate.store.claims.note_seen(event.key), "seen")
 
     async def _check_canary(self, event: Event) -> None:
         """Our one platform assumption: every connected instance receives every event.
@@ -236,8 +238,9 @@ class AnswerPath:
 
     @property
     def settling(self) -> bool:
-        """Claims still held or being made final (a clean stop waits for them)."""
-        return bool(self._holders)
+        """Claims still held or being made final (a clean stop waits for them; the
+        canary's later look does not hold it up)."""
+        return bool(self._holding)
 
     def _work_over(self, event: Event) -> None:
         over = self._holding.get(event.key)
@@ -245,7 +248,7 @@ class AnswerPath:
             over.set()
 
     async def close(self) -> None:
-        for task in list(self._holders):
+        for task in list(self._background):
             await stop_task(task)
 
     def finished(self, event: Event) -> None:
