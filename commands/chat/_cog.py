@@ -162,16 +162,9 @@ class ChatCommands(commands.Cog):
         # Public "thinking…" before any paid work; refused (40060) means another instance
         # has it, and the exception ends this one here.
         await interaction.response.defer(thinking=True)
-        channel = interaction.channel
         await self.answer(
             key=str(interaction.id),
-            conversation=conversation_key(
-                thread_id=channel.id if isinstance(channel, discord.Thread) else None,
-                channel_id=None
-                if isinstance(channel, discord.DMChannel) or channel is None
-                else channel.id,
-                user_id=interaction.user.id,
-            ),
+            conversation=conversation_of(interaction.channel, interaction.user.id),
             question=question,
             attachments=attachments,
             fresh=fresh,
@@ -192,14 +185,9 @@ class ChatCommands(commands.Cog):
         question = clean_text(
             question, label="질문", max_length=self.settings.chat_prompt_max_chars
         )
-        channel = message.channel
         await self.answer(
             key=f"msg:{message.id}",
-            conversation=conversation_key(
-                thread_id=channel.id if isinstance(channel, discord.Thread) else None,
-                channel_id=None if isinstance(channel, discord.DMChannel) else channel.id,
-                user_id=message.author.id,
-            ),
+            conversation=conversation_of(message.channel, message.author.id),
             question=question,
             attachments=attachments,
             fresh=False,
@@ -284,6 +272,16 @@ class ChatCommands(commands.Cog):
             text_only = [*turns[:-1], Turn("user", turns[-1].text)]
             async for chunk in client.stream(text_only):
                 yield chunk
+
+
+def conversation_of(channel: object, user_id: int) -> str:
+    """The memory key for a question asked in `channel` by `user_id`."""
+    is_dm = channel is None or isinstance(channel, discord.DMChannel)
+    return conversation_key(
+        thread_id=channel.id if isinstance(channel, discord.Thread) else None,
+        channel_id=None if is_dm else channel.id,  # type: ignore[union-attr]
+        user_id=user_id,
+    )
 
 
 def strip_mentions(content: str, me: discord.abc.User | None) -> str:
