@@ -8,11 +8,32 @@ recorded in `errors`, which the tests assert stays empty.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 from aiohttp import web
+
+ReplyT = TypeVar("ReplyT")
+
+
+class ScriptedReplies(Generic[ReplyT]):
+    """Replies queued by an in-process test, taken in order before any prompt marker."""
+
+    def __init__(self) -> None:
+        self._queue: deque[ReplyT] = deque()
+
+    def script(self, *replies: ReplyT) -> None:
+        """Queue replies; each valid, authorised request takes the next one."""
+        self._queue.extend(replies)
+
+    @property
+    def scripted_left(self) -> int:
+        return len(self._queue)
+
+    def _next_scripted(self) -> ReplyT | None:
+        return self._queue.popleft() if self._queue else None
 
 
 class LoopbackServer:

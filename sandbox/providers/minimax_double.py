@@ -37,14 +37,13 @@ import itertools
 import json
 import re
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ._png import solid_png
-from ._server import LoopbackServer, RecordedCall, bearer_key, record_of
+from ._server import LoopbackServer, RecordedCall, ScriptedReplies, bearer_key, record_of
 
 MODELS = ("image-01", "image-01-live")
 ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:2", "2:3", "3:4", "9:16", "21:9")
@@ -90,7 +89,7 @@ class MiniMaxReply:
         return cls(status_code=code, status_msg=message)
 
 
-class FakeMiniMax(LoopbackServer):
+class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
     """The double on 127.0.0.1; `base_url` is `http://127.0.0.1:PORT` (clients add `/v1/...`)."""
 
     def __init__(
@@ -99,21 +98,13 @@ class FakeMiniMax(LoopbackServer):
         super().__init__(host=host, port=port)
         self.slow_delay_s = slow_delay_s
         self.requests: list[RecordedCall] = []
-        self._queue: deque[MiniMaxReply] = deque()
+        ScriptedReplies.__init__(self)
         self._files: dict[str, bytes] = {}
         self._random_seeds = itertools.count(1000)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/image_generation", self._generate)
         app.router.add_get("/files/{name}", self._file)
-
-    def script(self, *replies: MiniMaxReply) -> None:
-        """Queue replies; each valid, authorised request takes the next one."""
-        self._queue.extend(replies)
-
-    @property
-    def scripted_left(self) -> int:
-        return len(self._queue)
 
     # --- handling ------------------------------------------------------------------------------
 
@@ -145,8 +136,9 @@ class FakeMiniMax(LoopbackServer):
         return self._images(request, record, reply)
 
     def _choose(self, record: RecordedCall) -> MiniMaxReply:
-        if self._queue:
-            return self._queue.popleft()
+        scripted = self._next_scripted()
+        if scripted is not None:
+            return scripted
         match = MARKER.search(record.prompt)
         if match is None:
             return MiniMaxReply()

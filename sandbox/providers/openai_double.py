@@ -63,14 +63,13 @@ import math
 import re
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from ._server import LoopbackServer
+from ._server import LoopbackServer, RecordedCall, ScriptedReplies
 
 DEFAULT_CHUNK_CHARS = 4
 LONG_MAX_CHARS = 200_000
@@ -160,15 +159,8 @@ class FakeReply:
 
 
 @dataclass
-class RecordedRequest:
-    """One request as the double received it (credentials removed)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    request_id: str
-    status: int = 0
+class RecordedRequest(RecordedCall):
+    """One request as the double received it (credentials removed), with the chat views."""
 
     @property
     def turns(self) -> list[dict[str, Any]]:
@@ -191,7 +183,7 @@ class RecordedRequest:
         return _last_user_text(self.turns)
 
 
-class FakeOpenAI(LoopbackServer):
+class FakeOpenAI(LoopbackServer, ScriptedReplies[FakeReply]):
     """The double's server on 127.0.0.1. `base_url` is `http://127.0.0.1:PORT/v1`."""
 
     base_path = "/v1"
@@ -210,21 +202,13 @@ class FakeOpenAI(LoopbackServer):
         self.slow_token_delay_s = slow_token_delay_s
         self.chunk_chars = chunk_chars
         self.requests: list[RecordedRequest] = []
-        self._queue: deque[FakeReply] = deque()
+        ScriptedReplies.__init__(self)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
 
     # --- scripting ---------------------------------------------------------------------------
-
-    def script(self, *replies: FakeReply) -> None:
-        """Queue replies; each request (to either endpoint) takes the next one."""
-        self._queue.extend(replies)
-
-    @property
-    def scripted_left(self) -> int:
-        return len(self._queue)
 
     # --- request handling --------------------------------------------------------------------
 
@@ -330,8 +314,9 @@ class FakeOpenAI(LoopbackServer):
         return web.json_response(final, headers=self._headers(record, reply))
 
     def _choose(self, record: RecordedRequest) -> FakeReply:
-        if self._queue:
-            return self._queue.popleft()
+        scripted = self._next_scripted()
+        if scripted is not None:
+            return scripted
         match = MARKER.search(record.last_user_text())
         if match is None:
             return FakeReply()

@@ -33,13 +33,12 @@ import base64
 import itertools
 import re
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from ._png import solid_png
-from ._server import LoopbackServer, RecordedCall, bearer_key, record_of
+from ._server import LoopbackServer, RecordedCall, ScriptedReplies, bearer_key, record_of
 
 ENDPOINTS = ("core", "ultra", "sd3")
 ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
@@ -91,7 +90,7 @@ class StabilityReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeStability(LoopbackServer):
+class FakeStability(LoopbackServer, ScriptedReplies[StabilityReply]):
     """The double on 127.0.0.1; `base_url` is `http://127.0.0.1:PORT` (clients add `/v2beta`)."""
 
     def __init__(
@@ -106,19 +105,11 @@ class FakeStability(LoopbackServer):
         self.slow_delay_s = slow_delay_s
         self.english_only = english_only
         self.requests: list[RecordedCall] = []
-        self._queue: deque[StabilityReply] = deque()
+        ScriptedReplies.__init__(self)
         self._random_seeds = itertools.count(1000)
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v2beta/stable-image/generate/{endpoint}", self._generate)
-
-    def script(self, *replies: StabilityReply) -> None:
-        """Queue replies; each valid, authorised request takes the next one."""
-        self._queue.extend(replies)
-
-    @property
-    def scripted_left(self) -> int:
-        return len(self._queue)
 
     async def _generate(self, request: web.Request) -> web.Response:
         record = record_of(request, uuid.uuid4().hex)
@@ -160,8 +151,9 @@ class FakeStability(LoopbackServer):
         return web.Response(body=png, content_type="image/png", headers=headers)
 
     def _choose(self, record: RecordedCall) -> StabilityReply:
-        if self._queue:
-            return self._queue.popleft()
+        scripted = self._next_scripted()
+        if scripted is not None:
+            return scripted
         if self.english_only and not record.prompt.isascii():
             return StabilityReply(status=422)
         match = MARKER.search(record.prompt)
