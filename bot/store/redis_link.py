@@ -66,12 +66,14 @@ class RedisLink:
         now = time.monotonic()
         if self._mode is Mode.WARMING and now >= self._trusted_after:
             self._mode = Mode.REDIS
-        failing = self._failing_since is not None and self._mode is not Mode.DEGRADED
-        if failing and now - self._failing_since >= self.degrade_after_s:  # type: ignore[operator]
-            log.warning(
-                "redis_unreachable_static_routing",
-                failing_for_s=round(now - self._failing_since, 2),  # type: ignore[operator]
-            )
+        since = self._failing_since
+        failing_for = 0.0 if since is None else now - since
+        if (
+            since is not None
+            and self._mode is not Mode.DEGRADED
+            and (failing_for >= self.degrade_after_s)
+        ):
+            log.warning("redis_unreachable_static_routing", failing_for_s=round(failing_for, 2))
             self._mode = Mode.DEGRADED
         return self._mode
 
