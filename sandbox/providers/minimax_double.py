@@ -15,8 +15,8 @@ body, `model` in `image-01`/`image-01-live`, a non-empty `prompt` of at most 150
 characters, `aspect_ratio` among the eight documented, an integer `n` in 1..9, an integer
 `seed` ≥ 0, a boolean `prompt_optimizer`, `response_format` `url` or `base64`. A violation
 answers status 2013 (invalid params). Images are real 64×64 PNGs whose colour depends on
-`seed + i` (`sandbox.providers._png`). With `response_format: "url"` the URLs point back
-at this server (`GET /files/<name>.png`).
+`seed + i` (`sandbox.providers._png`), or 512×512 noise for `[[big]]`. With
+`response_format: "url"` the URLs point back at this server (`GET /files/<name>.png`).
 
 What it answers, first match wins:
 1. the next reply queued with `fake.script(MiniMaxReply(...))`;
@@ -25,7 +25,9 @@ What it answers, first match wins:
    (sensitive input / output), `[[2013]]` (invalid params), `[[2056]]` (usage limit),
    `[[500]]` (HTTP 500, plain text), `[[slow]]` (answers after `slow_delay_s`, 30 s by
    default: longer than any client timeout a test sets), `[[refuse]]` (HTTP 200, status 0,
-   `success_count` 0 and no images: what a moderated prompt looks like);
+   `success_count` 0 and no images: what a moderated prompt looks like), `[[big]]` (success,
+   but each image a 512×512 PNG of seeded noise, about 787 KB that does not compress: what
+   uploading real-sized images to Discord is like);
 3. the default: `n` images.
 """
 
@@ -42,7 +44,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._png import solid_png
+from ._png import noise_png, solid_png
 from ._server import LoopbackServer, RecordedCall, ScriptedReplies, bearer_key, record_of
 
 MODELS = ("image-01", "image-01-live")
@@ -50,8 +52,10 @@ ASPECT_RATIOS = ("1:1", "16:9", "4:3", "3:2", "2:3", "3:4", "9:16", "21:9")
 MAX_PROMPT = 1500
 MAX_N = 9
 IMAGE_SIZE = 64
+BIG_IMAGE_SIZE = 512
 MARKER = re.compile(
-    r"\[\[\s*(1002|1004|1008|1026|1027|2013|2049|2056|500|slow|refuse)\s*\]\]", re.IGNORECASE
+    r"\[\[\s*(1002|1004|1008|1026|1027|2013|2049|2056|500|slow|refuse|big)\s*\]\]",
+    re.IGNORECASE,
 )
 STATUS_MESSAGES = {
     1002: "rate limit exceeded(RPM)",
@@ -72,7 +76,8 @@ class MiniMaxReply:
 
     `status_code != 0` answers HTTP 200 with that `base_resp` (and no data). `http_status
     != 200` answers that status with `body` as plain text. Otherwise images: `success_count`
-    of them (default: the requested `n`), `failed_count` the rest. `delay_s` waits first.
+    of them (default: the requested `n`), `failed_count` the rest; `big` makes each a
+    512×512 noise PNG (`noise_png`) instead of a 64×64 solid one. `delay_s` waits first.
     """
 
     status_code: int = 0
@@ -81,6 +86,7 @@ class MiniMaxReply:
     body: str = "Internal Server Error"
     success_count: int | None = None
     counts_as_numbers: bool = False
+    big: bool = False
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -149,6 +155,8 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
             return MiniMaxReply(delay_s=self.slow_delay_s)
         if marker == "refuse":
             return MiniMaxReply(success_count=0)
+        if marker == "big":
+            return MiniMaxReply(big=True)
         return MiniMaxReply.status(int(marker))
 
     def _status(
@@ -173,7 +181,10 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
         made = n if reply.success_count is None else max(0, min(reply.success_count, n))
         seed = body.get("seed")
         base_seed = seed if seed is not None else next(self._random_seeds)
-        images = [solid_png(IMAGE_SIZE, IMAGE_SIZE, base_seed + i) for i in range(made)]
+        if reply.big:
+            images = [noise_png(BIG_IMAGE_SIZE, BIG_IMAGE_SIZE, base_seed + i) for i in range(made)]
+        else:
+            images = [solid_png(IMAGE_SIZE, IMAGE_SIZE, base_seed + i) for i in range(made)]
         if body.get("response_format", "url") == "base64":
             data: dict[str, Any] = {
                 "image_base64": [base64.b64encode(png).decode("ascii") for png in images]

@@ -11,7 +11,7 @@ base64, finish_reason, seed}`. Errors are JSON `{id, name, errors: [...]}`. The 
 are modelled on Stability's, not guaranteed to match them.
 
 Stricter than the real API: only `output_format: png` is served (the images are 64×64 PNGs
-whose colour follows the seed); jpeg/webp answer 400.
+whose colour follows the seed, or 512×512 noise for `[[big]]`); jpeg/webp answer 400.
 
 What it validates: `Authorization: Bearer <key>` (missing or `bad-key`: 401), the
 multipart content type (else 400), the fields above and their ranges (400). With
@@ -22,7 +22,9 @@ What it answers, first match wins:
 2. a marker in the prompt: `[[429]]` (rate limited: Stability then locks the key out for
    60 s), `[[402]]` (payment required), `[[403]]` (content moderation), `[[422]]`
    (invalid_language), `[[filtered]]` (200 with `finish-reason: CONTENT_FILTERED`),
-   `[[500]]`, `[[slow]]` (answers after `slow_delay_s`, 30 s by default);
+   `[[500]]`, `[[slow]]` (answers after `slow_delay_s`, 30 s by default), `[[big]]` (success,
+   but the image is a 512×512 PNG of seeded noise, about 787 KB that does not compress:
+   what uploading a real-sized image to Discord is like);
 3. the default: one image.
 """
 
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ._png import solid_png
+from ._png import noise_png, solid_png
 from ._server import LoopbackServer, RecordedCall, ScriptedReplies, bearer_key, record_of
 
 ENDPOINTS = ("core", "ultra", "sd3")
@@ -65,7 +67,8 @@ STYLE_PRESETS = (
 MAX_PROMPT = 10_000
 MAX_SEED = 4_294_967_294
 IMAGE_SIZE = 64
-MARKER = re.compile(r"\[\[\s*(429|402|403|422|500|filtered|slow)\s*\]\]", re.IGNORECASE)
+BIG_IMAGE_SIZE = 512
+MARKER = re.compile(r"\[\[\s*(429|402|403|422|500|filtered|slow|big)\s*\]\]", re.IGNORECASE)
 ERRORS = {
     400: ("bad_request", "some field is invalid"),
     401: ("unauthorized", "authorization: invalid or missing API key"),
@@ -80,12 +83,14 @@ ERRORS = {
 
 @dataclass(frozen=True)
 class StabilityReply:
-    """One scripted answer: `status != 200` answers the error body; else one image."""
+    """One scripted answer: `status != 200` answers the error body; else one image (a
+    512×512 noise PNG with `big`, else a 64×64 solid one)."""
 
     status: int = 200
     name: str | None = None  # the error's `name`; None: the usual one for the status
     errors: tuple[str, ...] = ()
     finish_reason: str = "SUCCESS"
+    big: bool = False
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -138,7 +143,10 @@ class FakeStability(LoopbackServer, ScriptedReplies[StabilityReply]):
             errors = list(reply.errors) or None
             return self._error(record, reply.status, errors, reply.name, reply.headers)
         seed = int(record.body.get("seed") or 0) or next(self._random_seeds)
-        png = solid_png(IMAGE_SIZE, IMAGE_SIZE, seed)
+        if reply.big:
+            png = noise_png(BIG_IMAGE_SIZE, BIG_IMAGE_SIZE, seed)
+        else:
+            png = solid_png(IMAGE_SIZE, IMAGE_SIZE, seed)
         record.status = 200
         if accept == "application/json":
             answer = {
@@ -164,6 +172,8 @@ class FakeStability(LoopbackServer, ScriptedReplies[StabilityReply]):
             return StabilityReply(delay_s=self.slow_delay_s)
         if marker == "filtered":
             return StabilityReply(finish_reason="CONTENT_FILTERED")
+        if marker == "big":
+            return StabilityReply(big=True)
         return StabilityReply(status=int(marker))
 
     def _error(

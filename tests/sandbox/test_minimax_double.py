@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from sandbox.providers import FakeMiniMax, MiniMaxReply
-from sandbox.providers._png import seed_colour, solid_png
+from sandbox.providers._png import noise_png, seed_colour, solid_png
+
+from .png_check import decode_png
 
 KEY = "sandbox-minimax-key-test"
 
@@ -50,6 +52,16 @@ def test_solid_png_is_a_real_png_whose_colour_follows_the_seed():
     assert len(pixels) == 64 * (1 + 3 * 64)
     assert pixels[1:4] == bytes(seed_colour(3))
     assert solid_png(64, 64, 3) == png and solid_png(64, 64, 4) != png
+
+
+def test_noise_png_is_a_real_png_too_random_to_compress():
+    png = noise_png(512, 512, 3)
+    width, height, rows = decode_png(png)
+    assert (width, height) == (512, 512)
+    assert len(png) == 787_247  # raw pixels are 786_432 bytes: zlib saved nothing
+    assert len(set(rows[1:1537])) > 200, "the first row's bytes are noise, not one colour"
+    assert noise_png(512, 512, 3) == png and noise_png(512, 512, 4) != png
+    assert decode_png(noise_png(7, 5, 1))[:2] == (7, 5)
 
 
 async def test_base64_answer_has_the_documented_shape(fake):
@@ -162,3 +174,33 @@ async def test_scripted_replies_come_first_and_in_order(fake):
     assert second["metadata"] == {"success_count": 1, "failed_count": 1}
     assert fake.scripted_left == 0
     assert [r.status for r in fake.requests] == [200, 200]
+
+
+async def test_big_marker_serves_large_valid_pngs_that_follow_the_seed(fake):
+    answer = (await post(fake, body(prompt="고양이 [[big]]", n=2, seed=21))).json()
+    assert answer["base_resp"] == {"status_code": 0, "status_msg": "success"}
+    assert answer["metadata"] == {"success_count": "2", "failed_count": "0"}
+    images = [base64.b64decode(item) for item in answer["data"]["image_base64"]]
+    assert [decode_png(image)[:2] for image in images] == [(512, 512), (512, 512)]
+    assert [len(image) > 300_000 for image in images] == [True, True]
+    assert images == [noise_png(512, 512, 21), noise_png(512, 512, 22)]
+
+
+async def test_big_marker_by_url_and_scripted(fake):
+    fake.script(MiniMaxReply(big=True))
+    scripted = (await post(fake, body(seed=5))).json()
+    assert base64.b64decode(scripted["data"]["image_base64"][0]) == noise_png(512, 512, 5)
+    answer = (await post(fake, body(prompt="[[BIG]]", response_format="url"))).json()
+    (url,) = answer["data"]["image_urls"]
+    async with httpx.AsyncClient() as client:
+        image = await client.get(url)
+    assert image.headers["content-type"] == "image/png"
+    assert decode_png(image.content)[:2] == (512, 512) and len(image.content) == 787_247
+
+
+async def test_without_big_the_images_stay_small(fake):
+    answer = (await post(fake, body(prompt="고양이", seed=21))).json()
+    (image,) = [base64.b64decode(item) for item in answer["data"]["image_base64"]]
+    assert decode_png(image)[:2] == (64, 64) and len(image) < 1_000
+    refused = (await post(fake, body(prompt="[[refuse]] [[big]]", n=2))).json()
+    assert refused["data"]["image_base64"] == [], "the first marker wins, as documented"

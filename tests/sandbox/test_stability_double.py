@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from sandbox.providers import FakeStability, StabilityReply
-from sandbox.providers._png import solid_png
+from sandbox.providers._png import noise_png, solid_png
+
+from .png_check import decode_png
 
 KEY = "sandbox-stability-key-test"
 
@@ -174,3 +176,24 @@ async def test_scripted_replies_come_first(fake):
     response = await post(fake, {"prompt": "[[402]]"})
     assert response.status_code == 429 and response.headers["retry-after"] == "0"
     assert fake.scripted_left == 0 and (await post(fake)).status_code == 200
+
+
+async def test_big_marker_serves_a_large_valid_png_that_follows_the_seed(fake):
+    response = await post(fake, {"prompt": "a cat [[big]]", "seed": "42"})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.headers["finish-reason"] == "SUCCESS" and response.headers["seed"] == "42"
+    assert decode_png(response.content)[:2] == (512, 512)
+    assert len(response.content) == 787_247 and len(response.content) > 300_000
+    assert response.content == noise_png(512, 512, 42)
+    as_json = await post(fake, {"prompt": "[[big]]", "seed": "42"}, accept="application/json")
+    assert base64.b64decode(as_json.json()["image"]) == noise_png(512, 512, 42)
+
+
+async def test_big_scripted_and_other_markers_unchanged(fake):
+    fake.script(StabilityReply(big=True))
+    assert decode_png((await post(fake, {"seed": "9"})).content)[:2] == (512, 512)
+    small = await post(fake, {"seed": "9"})
+    assert decode_png(small.content)[:2] == (64, 64) and small.content == solid_png(64, 64, 9)
+    filtered = await post(fake, {"prompt": "[[filtered]] [[big]]", "seed": "9"})
+    assert filtered.headers["finish-reason"] == "CONTENT_FILTERED"
+    assert len(filtered.content) < 1_000, "the first marker wins, as documented"
