@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from sandbox.discord import FakeDiscord, InteractionResult
 from sandbox.fleet import SANDBOX_TOKEN, Fleet
-from sandbox.providers import FakeOpenAI
+from sandbox.providers import FakeMiniMax, FakeOpenAI, FakeStability
 from sandbox.redis_server import LocalRedisServer
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
@@ -26,6 +26,16 @@ SECRET_MARKERS = (
     "sandbox-minimax-key",
     "sandbox-stability-key",
 )
+# /이미지 settings of every e2e fleet: short enough for tests, with the image doubles'
+# `[[slow]]` (10 s) outlasting IMAGE_TIMEOUT. A test's `extra_env` overrides any of them.
+IMAGE_TEST_ENV = {
+    "IMAGE_TIMEOUT": "2",
+    "IMAGE_MAX_RETRIES": "1",
+    "IMAGE_RATE_LIMIT_COOLDOWN": "0",
+    "IMAGE_ACCOUNT_COOLDOWN": "0",
+    "IMAGE_PROGRESS_INTERVAL": "0.5",
+}
+IMAGE_SLOW_DELAY_S = 10.0
 
 
 @dataclass
@@ -35,8 +45,11 @@ class Sandbox:
     workdir: Path
     redis: LocalRedisServer | None = None
     extra: dict[str, object] = field(default_factory=dict)
-    # The sandbox's OpenAI double: every instance's OPENAI_BASE_URL points at it.
+    # The sandbox's provider doubles: every instance's OPENAI_BASE_URL, MINIMAX_BASE_URL
+    # and STABILITY_BASE_URL point at them.
     openai: FakeOpenAI | None = None
+    minimax: FakeMiniMax | None = None
+    stability: FakeStability | None = None
 
     async def ask(
         self,
@@ -61,8 +74,9 @@ class Sandbox:
             text = f"{record.body}"
             for marker in SECRET_MARKERS:
                 assert marker not in text, f"{marker!r} leaked in {record.method} {record.path}"
-        if self.openai is not None:
-            assert_no_secrets_sent_to(self.openai)
+        for double in (self.openai, self.minimax, self.stability):
+            if double is not None:
+                assert_no_secrets_sent_to(double)
 
     def assert_one_token(self) -> None:
         """Every process identified with the fleet's one token, as in production; the
@@ -86,12 +100,17 @@ class Sandbox:
         self.assert_no_secrets_sent()
 
 
-def assert_no_secrets_sent_to(openai: FakeOpenAI) -> None:
+ProviderDouble = FakeOpenAI | FakeMiniMax | FakeStability
+
+
+def assert_no_secrets_sent_to(double: ProviderDouble) -> None:
     """The provider gets its key in the Authorization header (never recorded), nowhere else."""
-    for request in openai.requests:
+    for request in double.requests:
         text = f"{request.headers} {request.body}"
         for marker in SECRET_MARKERS:
-            assert marker not in text, f"{marker!r} sent to OpenAI in {request.path}"
+            assert marker not in text, (
+                f"{marker!r} sent to {type(double).__name__} in {request.path}"
+            )
 
 
 # Who answers what where with the whole default fleet up, written by hand (never computed
@@ -149,38 +168,52 @@ async def open_sandbox(
     if redis is not None:
         redis.start()
     fake = FakeDiscord(channels=CHANNELS, threads=THREADS)
-    await fake.start()
     openai = FakeOpenAI(slow_token_delay_s=0.1)  # [[slow]]: an answer over a few seconds
-    await openai.start()
-    fleet = Fleet(
-        rest_url=fake.rest_url,
-        gateway_url=fake.gateway_url,
-        workdir=workdir,
-        instances=instances,
-        redis_url=redis.url if redis else redis_url,
-        extra_env=extra_env,
-        provider_urls={"openai": openai.base_url},
-    )
-    for label, env in (per_instance_env or {}).items():
-        fleet.instances[label].env.update(env)
-    if dev_guild:
-        for instance in fleet.instances.values():
-            instance.env["DEV_GUILD_ID"] = str(fake.guild_id)
+    minimax = FakeMiniMax(slow_delay_s=IMAGE_SLOW_DELAY_S)
+    stability = FakeStability(slow_delay_s=IMAGE_SLOW_DELAY_S)
+    servers = (fake, openai, minimax, stability)
+    fleet: Fleet | None = None
     try:
+        for server in servers:
+            await server.start()
+        fleet = Fleet(
+            rest_url=fake.rest_url,
+            gateway_url=fake.gateway_url,
+            workdir=workdir,
+            instances=instances,
+            redis_url=redis.url if redis else redis_url,
+            extra_env=IMAGE_TEST_ENV | (extra_env or {}),
+            provider_urls={
+                "openai": openai.base_url,
+                "minimax": minimax.base_url,
+                "stability": stability.base_url,
+            },
+        )
+        for label, env in (per_instance_env or {}).items():
+            fleet.instances[label].env.update(env)
+        if dev_guild:
+            for instance in fleet.instances.values():
+                instance.env["DEV_GUILD_ID"] = str(fake.guild_id)
         await fleet.start()
-        yield Sandbox(fake, fleet, workdir, redis, openai=openai)
+        yield Sandbox(
+            fake, fleet, workdir, redis, openai=openai, minimax=minimax, stability=stability
+        )
     finally:
-        await fleet.close()
-        await fake.stop()
-        await openai.stop()
+        if fleet is not None:
+            await fleet.close()
+        for server in servers:
+            await server.stop()  # a double that never started stops as a no-op
         if redis is not None:
             redis.stop()
     # Reached only when the test body passed: a body Discord would reject fails the test.
+    assert fleet is not None  # it started, or the body would not have run
     assert fake.spec_violations == [], f"requests Discord's spec rejects: {fake.spec_violations}"
     Sandbox(fake, fleet, workdir).assert_one_token()
     assert fake.internal_errors == [], f"the double itself failed: {fake.internal_errors}"
-    assert openai.errors == [], f"the OpenAI double itself failed: {openai.errors}"
-    assert_no_secrets_sent_to(openai)
+    for double in (openai, minimax, stability):
+        name = type(double).__name__
+        assert double.errors == [], f"the {name} double itself failed: {double.errors}"
+        assert_no_secrets_sent_to(double)
     for instance in fleet.instances.values():
         log = instance.log_path.read_text(encoding="utf-8") if instance.log_path.exists() else ""
         leaked = [marker for marker in SECRET_MARKERS if marker in log]

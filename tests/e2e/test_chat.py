@@ -190,3 +190,23 @@ async def test_reasoning_between_think_tags_is_not_shown(chat):
     shown = "".join(texts(result))
     assert shown.startswith('"생각해 봐"에 대한 답이에요.')
     assert "<think>" not in shown and "</think>" not in shown
+
+
+async def test_the_fleet_also_gets_the_image_doubles_and_the_image_test_settings(chat):
+    """open_sandbox wires MiniMax and Stability doubles in and sets quick /이미지 timings for
+    every sandbox, next to (not instead of) the test's own extra_env."""
+    assert chat.minimax is not None and chat.stability is not None
+    for instance in chat.fleet.instances.values():
+        env = instance.env
+        assert env["MINIMAX_BASE_URL"] == chat.minimax.base_url != chat.stability.base_url
+        assert env["STABILITY_BASE_URL"] == chat.stability.base_url
+        assert env["OPENAI_BASE_URL"] == chat.openai.base_url
+        assert env["CHAT_EDIT_INTERVAL"] == "0.25"
+        assert {k: v for k, v in env.items() if k.startswith("IMAGE_")} == {
+            "IMAGE_TIMEOUT": "2",
+            "IMAGE_MAX_RETRIES": "1",
+            "IMAGE_RATE_LIMIT_COOLDOWN": "0",
+            "IMAGE_ACCOUNT_COOLDOWN": "0",
+            "IMAGE_PROGRESS_INTERVAL": "0.5",
+        }
+    assert chat.minimax.slow_delay_s == chat.stability.slow_delay_s == 10.0
