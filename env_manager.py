@@ -310,6 +310,56 @@ class ChatSettings(Section):
         return value.strip()
 
 
+IMAGE_PROVIDERS: tuple[Provider, ...] = ("minimax", "stability")
+MINIMAX_IMAGE_MODELS = ("image-01", "image-01-live")
+STABILITY_IMAGE_MODELS = (
+    "core",
+    "ultra",
+    "sd3.5-large",
+    "sd3.5-large-turbo",
+    "sd3.5-medium",
+    "sd3.5-flash",
+)
+
+
+class ImageSettings(Section):
+    """/이미지: which provider is tried first, default models, timeouts and failover pauses."""
+
+    # `자동` tries these in order; a provider failing (down, rate limited, out of credit)
+    # hands the request to the next one.
+    image_provider_order: str = "minimax,stability"
+    image_minimax_model: Literal["image-01", "image-01-live"] = "image-01"
+    image_stability_model: Literal[
+        "core", "ultra", "sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash"
+    ] = "core"
+    image_timeout: float = Field(default=90.0, gt=0, le=600)  # seconds per provider request
+    # Retries of one provider (429, 5xx, timeouts) before `자동` moves on to the next.
+    image_max_retries: int = Field(default=1, ge=0, le=5)
+    image_prompt_optimizer: bool = False  # MiniMax rewrites the prompt before drawing
+    # After a rate limit or an outage a provider is skipped this many seconds; after a
+    # spent balance, an exhausted quota or a rejected key (an operator must act), longer.
+    image_rate_limit_cooldown: float = Field(default=60.0, ge=0, le=3600)
+    image_account_cooldown: float = Field(default=600.0, ge=0, le=86400)
+    # How often the "drawing…" message shows the time waited so far.
+    image_progress_interval: float = Field(default=5.0, ge=0.5, le=60)
+
+    @field_validator("image_provider_order")
+    @classmethod
+    def _order(cls, value: str) -> str:
+        names = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = [n for n in names if n not in IMAGE_PROVIDERS]
+        if not names or unknown or len(set(names)) != len(names):
+            raise ValueError(
+                "must list image providers once each, comma-separated, from: "
+                + ", ".join(IMAGE_PROVIDERS)
+            )
+        return ",".join(names)
+
+    @property
+    def provider_order(self) -> tuple[Provider, ...]:
+        return tuple(n for n in self.image_provider_order.split(","))  # type: ignore[misc]
+
+
 class HealthSettings(Section):
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
@@ -332,6 +382,7 @@ class Settings:
     logging: LoggingSettings
     health: HealthSettings
     chat: ChatSettings
+    image: ImageSettings
 
     SECTIONS: ClassVar[dict[str, type[Section]]] = {
         "discord": DiscordSettings,
@@ -340,6 +391,7 @@ class Settings:
         "logging": LoggingSettings,
         "health": HealthSettings,
         "chat": ChatSettings,
+        "image": ImageSettings,
     }
 
     @classmethod

@@ -23,7 +23,7 @@ from bot.answering import (
     reply_error_to_message,
 )
 from bot.command_sync import tree_digest
-from bot.gate import AnswerGate
+from bot.gate import SERVE, Admission, Admit, AnswerGate
 from bot.health_file import write_status
 from bot.logging_setup import get_logger
 from bot.routed_items import RoutedModal, dispatch_routed_modal
@@ -34,7 +34,7 @@ from bot.store.startup import FatalRecord, session_start_refusal
 from bot.tasks import stop_task
 from env_manager import PROVIDERS, Settings
 
-EXTENSIONS: tuple[str, ...] = ("commands.utility", "commands.chat")
+EXTENSIONS: tuple[str, ...] = ("commands.utility", "commands.chat", "commands.image")
 # A routed chat message's handler (the chat area registers one).
 MessageHandler = Callable[[discord.Message], Awaitable[None]]
 
@@ -137,6 +137,10 @@ class MultiInstanceBot(commands.Bot):
         self.extensions_to_load = tuple(extensions)
         self.store = store or open_store(settings)
         self.gate = AnswerGate(settings, self.store)
+        # Per-command admission (an area registers one: e.g. image declines while all its
+        # providers are cooling down, so the next instance serves).
+        self.admissions: dict[str, Admit] = {}
+        self.gate.admit = self._admit
         self.counters = Counters()
         self.answers = AnswerPath(self.gate, self.counters)
         self.routed_modals: list[type[RoutedModal]] = []
@@ -149,6 +153,10 @@ class MultiInstanceBot(commands.Bot):
         self._fatal_held = False
         self._drain_task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # set by close(): ends the waits before connecting
+
+    async def _admit(self, command: str) -> Admission:
+        admit = self.admissions.get(command)
+        return SERVE if admit is None else await admit(command)
 
     # ---- lifecycle ----
 
