@@ -123,7 +123,8 @@ class ImageService:
 
     def soonest_usable_s(self) -> float:
         """Seconds until the first cooling provider may be asked again."""
-        return min((self.cooldowns.remaining(p) for p in self.order), default=0.0)
+        waits = [self.cooldowns.remaining(p) for p in self.order]
+        return min((w for w in waits if w > 0), default=0.0)
 
     def automatic(self) -> tuple[str, ...]:
         """The providers `자동` tries: the usable ones; if all are cooling, all of them

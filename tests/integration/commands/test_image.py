@@ -334,3 +334,29 @@ async def test_no_key_reaches_a_reply_or_a_provider_body(w):
     assert MINIMAX_KEY not in shown and STABILITY_KEY not in shown
     for call in [*w.minimax.requests, *w.stability.requests]:
         assert MINIMAX_KEY not in str(call.body) and STABILITY_KEY not in str(call.body)
+
+
+def placeholder_texts(w: World, since: int) -> list[str]:
+    """Every progress text the deferred placeholders showed after request `since`, in order."""
+    return [
+        str(r.body["content"])
+        for r in w.fake.requests[since:]
+        if r.method == "PATCH"
+        and r.path.endswith("/messages/@original")
+        and isinstance(r.body, dict)
+        and str(r.body.get("content") or "").startswith("⏳")
+    ]
+
+
+async def test_the_placeholder_shows_who_draws_and_who_failed_meanwhile(w):
+    since = len(w.fake.requests)
+    w.minimax.script(MiniMaxReply(http_status=500), MiniMaxReply(http_status=500))
+    w.stability.script(StabilityReply(delay_s=0.8))
+    _, result = await w.ask("고양이")
+    assert field(result.embeds[0], "제공자") == "Stability · core"
+    shown = placeholder_texts(w, since)
+    assert shown[0] == "⏳ MiniMax로 이미지 1장을 그리는 중이에요… (0초 경과)"
+    assert shown[-1].startswith("⏳ Stability로 이미지 1장을 그리는 중이에요…")
+    assert shown[-1].endswith("\n↪️ MiniMax: 서비스 장애 → Stability로 다시 시도해요")
+    # The result replaced the placeholder: no progress text is left on the message.
+    assert result.content in (None, "")
