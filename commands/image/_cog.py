@@ -67,6 +67,7 @@ ALL_BUSY = (
     "약 {minutes}분 뒤에 다시 시도해 주세요."
 )
 NO_KEYS = "이 인스턴스에는 이미지 제공자 키가 없어요. 관리자에게 알려 주세요."
+STOPPED = "⚠️ 봇이 다시 시작되어 이미지를 완성하지 못했어요. 잠시 후 다시 시도해 주세요."
 MODEL_CHOICES = [app_commands.Choice(name=f"{m} ({p})", value=m) for m, p in MODEL_PROVIDER.items()]
 
 
@@ -95,11 +96,12 @@ class Progress:
         self.failures: Sequence[tuple[str, ProviderError]] = ()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     async def attempt(self, provider: str, failures: Sequence[tuple[str, ProviderError]]) -> None:
         self.provider, self.failures = provider, failures
         await self.show()
-        if self._task is None:
+        if self._task is None and not self._stopped:
             self._task = asyncio.create_task(self._tick(), name="image-progress")
 
     async def _tick(self) -> None:
@@ -108,10 +110,12 @@ class Progress:
             await self.show()
 
     async def show(self) -> None:
-        if self.provider is None:
+        if self.provider is None or self._stopped:
             return
         text = progress_text(self.provider, self.failures, self.elapsed_s, self.count)
         async with self._lock:
+            if self._stopped:
+                return
             try:
                 await self.interaction.edit_original_response(
                     content=text, allowed_mentions=NO_MENTIONS
@@ -124,9 +128,13 @@ class Progress:
         return time.monotonic() - self.started
 
     async def stop(self) -> None:
+        """No more progress edits; one in flight lands before whatever comes next."""
+        self._stopped = True
         if self._task is not None:
             await stop_task(self._task)
-        await self._lock.acquire()  # an edit in flight lands before the result does
+            self._task = None
+        async with self._lock:
+            pass
 
 
 class ImageCommands(commands.Cog):
@@ -134,8 +142,19 @@ class ImageCommands(commands.Cog):
         self.bot = bot
         self.settings = bot.settings.image
         self._service: ImageService | None = None
+        # Placeholders of images being drawn, by event key: told when the bot stops.
+        self._drawing: dict[str, Progress] = {}
 
     async def cog_unload(self) -> None:
+        """The bot is stopping (after its drain grace): an image still being drawn will not
+        arrive, so its placeholder says so instead of spinning forever."""
+        for key, progress in list(self._drawing.items()):
+            log.warning("image_abandoned_on_stop", event_key=key)
+            await progress.stop()  # no progress edit may land after this one
+            with contextlib.suppress(discord.HTTPException):
+                await progress.interaction.edit_original_response(
+                    content=STOPPED, embeds=[], attachments=[], view=None
+                )
         if self._service is not None:
             await self._service.aclose()
 
@@ -288,12 +307,26 @@ class ImageCommands(commands.Cog):
         key: str,
     ) -> None:
         progress = Progress(interaction, spec.count, self.settings.image_progress_interval)
+        self._drawing[key] = progress
         try:
-            served = await self.service().generate(
-                spec.request(), providers, on_attempt=progress.attempt
-            )
+            try:
+                served = await self.service().generate(
+                    spec.request(), providers, on_attempt=progress.attempt
+                )
+            finally:
+                await progress.stop()
+            await self._show(interaction, spec, served, progress.elapsed_s, key)
         finally:
-            await progress.stop()
+            self._drawing.pop(key, None)
+
+    async def _show(
+        self,
+        interaction: discord.Interaction,
+        spec: ImageSpec,
+        served: Served,
+        elapsed_s: float,
+        key: str,
+    ) -> None:
         files, reencoded = await self._files(served, interaction.filesize_limit, key)
         notes = [
             n
@@ -306,7 +339,7 @@ class ImageCommands(commands.Cog):
         ]
         await interaction.edit_original_response(
             content=None,
-            embed=result_embed(spec, served.result, progress.elapsed_s, notes),
+            embed=result_embed(spec, served.result, elapsed_s, notes),
             attachments=files,
             view=result_view(spec, served.result.provider),
             allowed_mentions=NO_MENTIONS,
@@ -320,7 +353,7 @@ class ImageCommands(commands.Cog):
             reencoded=reencoded,
             failed_over_from=[p for p, _ in served.failed] or None,
             provider_request_ids=list(served.result.request_ids) or None,
-            duration_ms=round(progress.elapsed_s * 1000),
+            duration_ms=round(elapsed_s * 1000),
         )
 
     async def _files(

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
+from sandbox.providers import MiniMaxReply
 from tests.e2e.conftest import Sandbox, open_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -141,3 +142,20 @@ async def test_an_instance_with_every_provider_cooling_lets_the_next_one_serve(s
         assert served.answered_by == "4", "instance 2 declined: both its providers are out"
         assert field(served, "제공자") == "MiniMax · image-01"
         sb.assert_clean()
+
+
+async def test_an_image_cut_off_by_a_stop_says_so_instead_of_spinning(sandbox_factory):
+    slow = {"IMAGE_TIMEOUT": "30", "SHUTDOWN_GRACE": "1"}
+    async with sandbox_factory(instances=(2,), extra_env=slow) as sb:
+        sb.minimax.script(MiniMaxReply(delay_s=20))
+        handle = await sb.fake.send_command(
+            channel=CHANNEL, command="이미지", options={"설명": "고양이"}, user="minji"
+        )
+        drawing = await handle.wait_for_response(timeout=10, settle=0.2)
+        assert drawing.content.startswith("⏳ MiniMax로 이미지 1장을 그리는 중이에요…")
+        await sb.fleet.stop("2")
+        result = handle.result()
+        assert result.content == (
+            "⚠️ 봇이 다시 시작되어 이미지를 완성하지 못했어요. 잠시 후 다시 시도해 주세요."
+        )
+        assert result.embeds == [] and result.attachments == []
