@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -147,6 +148,35 @@ def test_chat_in_the_demo_streams_an_answer_with_no_key():
     assert len(long["pages"]) == 2 and all(len(page) <= 2000 for page in long["pages"])
     assert "def greet(name: str) -> str:" in "".join(long["pages"])
     assert "characters so far" not in out, "progress goes to stderr in --json mode"
+
+
+def test_press_answers_a_button_of_the_latest_answer_that_has_it(tmp_path):
+    demo = start_demo("--save-dir", str(tmp_path / "images"))
+    wait_ready(demo)
+    lines = [
+        "#general /상태",
+        "press 새로고침",
+        "#general /핑",  # no button: the press still finds the /상태 answer's
+        "press 🔄 새로고침 as other",
+        "press 없는버튼",
+        "press",
+        "quit",
+    ]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=60)
+    assert demo.returncode == 0, err
+    headers = [re.sub(r"\(ack \d+ ms\)", "(ack)", line) for line in out.splitlines()]
+    assert [line for line in headers if line.startswith("[")] == [
+        "[#general] /상태 -> instance all (ack)",
+        "[#general] /상태 > press 새로고침 -> instance all (ack)",
+        "[#general] /핑 -> instance all (ack)",
+        "[#general] /상태 > press 🔄 새로고침 as other -> instance all (ack)",
+    ]
+    answers = out.split("\n[")
+    assert [answer.count("== 📊 봇 상태 — 1/1 온라인 ==") for answer in answers] == [1, 1, 0, 1]
+    assert "error: no button '없는버튼' on the recent answers; buttons: 새로고침" in out
+    assert "error: expected 'press LABEL', e.g. 'press 새로고침'" in out
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "images").exists(), "no answer had a file to save"
 
 
 def test_ctrl_c_stops_everything():

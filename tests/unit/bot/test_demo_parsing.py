@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
-from bot.demo import Request, parse_request, render_json, render_text
+from bot.demo import (
+    NoSuchButton,
+    Press,
+    Request,
+    attachments_of,
+    find_button,
+    parse_press,
+    parse_request,
+    render_json,
+    render_text,
+    unused_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +120,169 @@ def test_render_json_has_the_documented_keys():
         "embeds",
         "attachments",
     } <= set(data)
+
+
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        ("새로고침", Press("새로고침")),
+        ("  다시 생성  ", Press("다시 생성")),
+        ("다시 생성 as other", Press("다시 생성", "other")),
+        ("다시 생성 AS other", Press("다시 생성", "other")),
+        ("🔄 새로고침 as 민지", Press("🔄 새로고침", "민지")),
+        ('"save as draft"', Press("save as draft")),
+        ('"save as draft" as other', Press("save as draft", "other")),
+        ("as", Press("as")),
+    ],
+)
+def test_parse_press(rest, expected):
+    assert parse_press(rest) == expected
+
+
+@pytest.mark.parametrize(
+    ("rest", "message"),
+    [
+        ("", "expected 'press LABEL'"),
+        ("   ", "expected 'press LABEL'"),
+        ("as other", "expected 'press LABEL as USER'"),
+        ('"unclosed', "cannot parse"),
+    ],
+)
+def test_parse_press_explains_mistakes(rest, message):
+    with pytest.raises(ValueError, match=message):
+        parse_press(rest)
+
+
+def button(custom_id: str, label: str | None = None, emoji: str | None = None, **extra):
+    found = {"type": 2, "style": 2, "custom_id": custom_id, **extra}
+    if label is not None:
+        found["label"] = label
+    if emoji is not None:
+        found["emoji"] = {"name": emoji}
+    return found
+
+
+def row(*components):
+    return {"type": 1, "components": list(components)}
+
+
+def answer(*messages):
+    return SimpleNamespace(messages=list(messages))
+
+
+STATUS = Request("general", None, "상태", {})
+IMAGE = Request("이미지생성-1", None, "이미지", {"설명": "고양이"})
+PING = Request("general", None, "핑", {})
+ANSWERS = [
+    (STATUS, answer({"id": "10", "components": [row(button("refresh", "새로고침", "🔄"))]})),
+    (
+        IMAGE,
+        answer(
+            {"id": "20", "components": [row(button("again:1", "다시 생성"))]},
+            {
+                "id": "21",
+                "components": [
+                    row(
+                        button("again:2", "다시 생성"),
+                        {"type": 2, "style": 5, "label": "원본", "url": "https://example.com"},
+                        button("vary:2", emoji="🎲"),
+                    )
+                ],
+            },
+        ),
+    ),
+    (PING, answer({"id": "30", "components": []})),
+]
+
+
+def test_find_button_takes_the_newest_message_of_the_newest_answer_having_it():
+    request, message, custom_id = find_button(ANSWERS, "다시 생성")
+    assert (request, message["id"], custom_id) == (IMAGE, "21", "again:2")
+    request, message, custom_id = find_button(ANSWERS, "새로고침")
+    assert (request, message["id"], custom_id) == (STATUS, "10", "refresh")
+
+
+@pytest.mark.parametrize("label", ["🔄 새로고침", "🔄", "  새로고침 ", "🔄  새로고침"])
+def test_find_button_accepts_the_emoji_too(label):
+    assert find_button(ANSWERS, label)[2] == "refresh"
+
+
+def test_find_button_knows_emoji_only_buttons_and_v2_accessories():
+    assert find_button(ANSWERS, "🎲")[2] == "vary:2"
+    section = {
+        "type": 9,
+        "components": [{"type": 10, "content": "결과"}],
+        "accessory": button("again:v2", "다시 생성"),
+    }
+    v2 = [(IMAGE, answer({"id": "40", "components": [{"type": 17, "components": [section]}]}))]
+    assert find_button(v2, "다시 생성")[2] == "again:v2"
+
+
+def test_an_unknown_label_lists_the_buttons_newest_first_and_skips_links():
+    with pytest.raises(NoSuchButton) as caught:
+        find_button(ANSWERS, "원본")
+    assert str(caught.value) == (
+        "no button '원본' on the recent answers; buttons: 다시 생성, 🎲, 새로고침"
+    )
+    with pytest.raises(NoSuchButton, match=r"buttons: \(none: no recent answer has buttons\)"):
+        find_button([(PING, answer({"id": "30"}))], "새로고침")
+
+
+FILES = SimpleNamespace(
+    answered_by="2",
+    ack_ms=40.0,
+    content="🎨 고양이",
+    embeds=[],
+    attachments=[{"id": "501", "filename": "image-1.png", "size": 1234}],
+    ephemeral=False,
+    messages=[
+        {
+            "id": "900",
+            "content": "🎨 고양이",
+            "attachments": [
+                {"id": "501", "filename": "image-1.png", "size": 1234},
+                {"id": "502", "filename": "image-2.png", "size": 99},
+            ],
+        },
+        {"id": "901", "content": "", "attachments": [{"id": "503", "filename": "x.png"}]},
+    ],
+)
+
+
+def test_files_of_every_message_are_listed_with_where_they_were_saved():
+    assert [(m, a["id"]) for m, a in attachments_of(FILES)] == [
+        ("900", "501"),
+        ("900", "502"),
+        ("901", "503"),
+    ]
+    saved = {"501": "/tmp/imgs/900-image-1.png", "503": "/tmp/imgs/901-x.png"}
+    request = replace(IMAGE, pressed="다시 생성", user="other")
+    assert render_text(request, FILES, saved).splitlines() == [
+        "[#이미지생성-1] /이미지 > press 다시 생성 as other -> instance 2 (ack 40 ms)",
+        "  🎨 고양이",
+        "  [file] image-1.png (1234 bytes) -> /tmp/imgs/900-image-1.png",
+        "  [file] image-2.png (99 bytes)",
+        "  [file] x.png (? bytes) -> /tmp/imgs/901-x.png",
+    ]
+    data = json.loads(render_json(request, FILES, saved))
+    assert data["attachments"] == ["image-1.png", "image-2.png", "x.png"]
+    assert data["saved"] == ["/tmp/imgs/900-image-1.png", "/tmp/imgs/901-x.png"]
+    assert (data["command"], data["pressed"], data["user"]) == ("이미지", "다시 생성", "other")
+
+
+def test_a_command_answer_has_no_press_and_nothing_saved_by_default():
+    data = json.loads(render_json(PING, RESULT))
+    assert (data["pressed"], data["user"], data["saved"]) == (None, None, [])
+    assert render_text(PING, RESULT).splitlines()[0] == "[#general] /핑 -> instance 1 (ack 12 ms)"
+
+
+def test_unused_path_never_overwrites_and_keeps_only_the_name(tmp_path):
+    first = unused_path(tmp_path, "900", "image-1.png")
+    assert first == tmp_path / "900-image-1.png"
+    first.write_bytes(b"a")
+    assert unused_path(tmp_path, "900", "image-1.png") == tmp_path / "900-image-1-2.png"
+    (tmp_path / "900-image-1-2.png").write_bytes(b"b")
+    assert unused_path(tmp_path, "900", "image-1.png") == tmp_path / "900-image-1-3.png"
+    assert unused_path(tmp_path, "900", "../../etc/passwd") == tmp_path / "900-passwd"
+    assert unused_path(tmp_path, "900", "..\\evil.png") == tmp_path / "900-evil.png"
+    assert unused_path(tmp_path, None, "") == tmp_path / "file"
