@@ -5,7 +5,6 @@ instances."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 
@@ -15,6 +14,7 @@ from PIL import Image
 
 from sandbox.providers import MiniMaxReply
 from tests.e2e.conftest import Sandbox, open_sandbox
+from tests.image_results import buttons, field, finished
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,34 +27,11 @@ async def fleet(tmp_path_factory, redis_url: str) -> AsyncIterator[Sandbox]:
         yield sandbox
 
 
-async def finished(handle, timeout: float = 20.0):
-    """The answer once the placeholder gave way to the result or an error."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await handle.wait_for_response(timeout=timeout, settle=0.2)
-        content = result.content or ""
-        if result.embeds or result.ephemeral or content.startswith("⚠️"):
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"never finished: {content!r}"
-        await asyncio.sleep(0.1)
-
-
 async def ask(sb: Sandbox, prompt: str, *, user: str = "minji", **options: object):
     handle = await sb.fake.send_command(
         channel=CHANNEL, command="이미지", options={"설명": prompt, **options}, user=user
     )
     return await finished(handle)
-
-
-def field(result, name: str) -> str:
-    return next(f["value"] for f in result.embeds[0]["fields"] if f["name"] == name)
-
-
-def button(result, label: str) -> str:
-    components = result.messages[0]["components"]
-    return next(
-        c["custom_id"] for row in components for c in row["components"] if c["label"] == label
-    )
 
 
 def png_size(sb: Sandbox, attachment: dict) -> tuple[int, int]:
@@ -99,7 +76,7 @@ async def test_a_refusal_is_not_failed_over(fleet):
 async def test_another_users_press_is_refused_privately(fleet):
     first = await ask(fleet, "강아지", user="minji")
     press = await fleet.fake.press_component(
-        first.messages[0], button(first, "다시 생성"), user="someone"
+        first.messages[0], buttons(first)["다시 생성"], user="someone"
     )
     result = await press.wait_for_response()
     assert result.ephemeral
@@ -112,7 +89,7 @@ async def test_buttons_work_after_a_restart_and_when_the_owner_is_dead(fleet):
     await fleet.fleet.restart("2")
     regenerated = await finished(
         await fleet.fake.press_component(
-            first.messages[0], button(first, "다시 생성"), user="minji"
+            first.messages[0], buttons(first)["다시 생성"], user="minji"
         )
     )
     assert regenerated.answered_by == "2"
@@ -121,7 +98,9 @@ async def test_buttons_work_after_a_restart_and_when_the_owner_is_dead(fleet):
     await fleet.fleet.kill("2")
     try:
         varied = await finished(
-            await fleet.fake.press_component(first.messages[0], button(first, "변형"), user="minji")
+            await fleet.fake.press_component(
+                first.messages[0], buttons(first)["변형"], user="minji"
+            )
         )
         assert varied.answered_by == "4"
         assert field(varied, "제공자") == "Stability · core"

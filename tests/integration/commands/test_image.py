@@ -5,7 +5,6 @@ looks like. The fleet behaviours (restarts, another instance serving) are in tes
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ from PIL import Image
 from bot.bot_class import MultiInstanceBot
 from sandbox.discord import FakeDiscord
 from sandbox.providers import FakeMiniMax, FakeStability, MiniMaxReply, StabilityReply
+from tests.image_results import buttons, field, finished
 from tests.integration.bot.inprocess import discord_double, running_bot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -49,18 +49,6 @@ class World:
 
     def blob(self, attachment: dict) -> bytes:
         return self.fake.state.store.blobs[int(attachment["id"])]
-
-
-async def finished(handle, timeout: float = 20.0):
-    """The answer once the placeholder gave way to the result or an error."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await handle.wait_for_response(timeout=timeout, settle=0.2)
-        content = result.content or ""
-        if result.embeds or result.ephemeral or content.startswith("⚠️"):
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"never finished: {content!r}"
-        await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -98,19 +86,6 @@ def w(world: World) -> World:
     return world
 
 
-def field(embed: dict, name: str) -> str:
-    return next(f["value"] for f in embed["fields"] if f["name"] == name)
-
-
-def buttons(result) -> list[tuple[str, str]]:
-    message = result.messages[0]
-    return [
-        (c["label"], c["custom_id"])
-        for row in message.get("components", [])
-        for c in row["components"]
-    ]
-
-
 async def test_minimax_draws_two_images_into_one_message_with_embed_and_buttons(w):
     _, result = await w.ask("고양이", 개수=2)
     assert not result.ephemeral
@@ -121,25 +96,25 @@ async def test_minimax_draws_two_images_into_one_message_with_embed_and_buttons(
         assert Image.open(io.BytesIO(data)).size == (64, 64)
     (embed,) = result.embeds
     assert embed["description"] == "고양이"
-    assert field(embed, "제공자") == "MiniMax · image-01"
-    assert field(embed, "비율") == "1:1"
-    assert field(embed, "장수") == "2장"
-    assert field(embed, "걸린 시간").endswith("초")
-    assert [label for label, _ in buttons(result)] == ["다시 생성", "변형"]
+    assert field(result, "제공자") == "MiniMax · image-01"
+    assert field(result, "비율") == "1:1"
+    assert field(result, "장수") == "2장"
+    assert field(result, "걸린 시간").endswith("초")
+    assert list(buttons(result)) == ["다시 생성", "변형"]
     (call,) = w.minimax.requests
     assert call.body["n"] == 2
     assert call.body["prompt"] == "고양이"
-    assert call.body["seed"] == int(field(embed, "시드"))
+    assert call.body["seed"] == int(field(result, "시드"))
     assert w.stability.requests == []
 
 
 async def test_stability_maps_an_unsupported_ratio_and_says_so(w):
     _, result = await w.ask("a red fox", 제공자="Stability", 비율="4:3", 시드=42)
-    (embed,) = result.embeds
-    assert field(embed, "제공자") == "Stability · core"
-    assert field(embed, "비율") == "5:4"
-    assert field(embed, "시드") == "42"
-    assert "4:3 비율을 지원하지 않아 가장 가까운 5:4(으)로" in field(embed, "참고")
+    assert len(result.embeds) == 1
+    assert field(result, "제공자") == "Stability · core"
+    assert field(result, "비율") == "5:4"
+    assert field(result, "시드") == "42"
+    assert "4:3 비율을 지원하지 않아 가장 가까운 5:4(으)로" in field(result, "참고")
     (call,) = w.stability.requests
     assert call.body["aspect_ratio"] == "5:4"
     assert call.body["seed"] == "42"
@@ -163,9 +138,9 @@ async def test_auto_fails_over_from_minimax_to_stability_and_says_which_served(
     for reply in scripted:
         w.minimax.script(reply)
     _, result = await w.ask(prompt)
-    (embed,) = result.embeds
-    assert field(embed, "제공자") == "Stability · core"
-    assert f"MiniMax({reason})를 쓸 수 없어서 Stability가 대신 만들었어요." in field(embed, "참고")
+    assert len(result.embeds) == 1
+    assert field(result, "제공자") == "Stability · core"
+    assert f"MiniMax({reason})를 쓸 수 없어서 Stability가 대신 만들었어요." in field(result, "참고")
     assert len(w.minimax.requests) == minimax_calls
     assert len(w.stability.requests) == 1
     assert result.attachments[0]["content_type"] == "image/png"
@@ -254,37 +229,37 @@ async def test_bad_options_get_a_private_korean_message_and_nobody_is_asked(w, o
 
 async def test_regenerate_keeps_the_options_with_a_new_seed(w):
     _, first = await w.ask("바다 위의 등대", 비율="16:9", 시드=7, 제외할요소="사람")
-    regenerate = dict(buttons(first))["다시 생성"]
+    regenerate = buttons(first)["다시 생성"]
     press = await w.fake.press_component(first.messages[0], regenerate, user="minji")
     second = await finished(press)
     (embed,) = second.embeds
     assert embed["description"] == "바다 위의 등대"
-    assert field(embed, "제외할 요소") == "사람"
-    assert field(embed, "제공자") == "MiniMax · image-01"
-    assert field(embed, "비율") == "16:9"
-    assert field(embed, "시드") != "7"
+    assert field(second, "제외할 요소") == "사람"
+    assert field(second, "제공자") == "MiniMax · image-01"
+    assert field(second, "비율") == "16:9"
+    assert field(second, "시드") != "7"
     _, second_call = w.minimax.requests
     assert second_call.body["prompt"] == "바다 위의 등대"
     assert second_call.body["aspect_ratio"] == "16:9"
-    assert second_call.body["seed"] == int(field(embed, "시드"))
+    assert second_call.body["seed"] == int(field(second, "시드"))
     # A new message below the first; the first keeps its images.
     assert second.messages[0]["id"] != first.messages[0]["id"]
 
 
 async def test_vary_asks_the_other_provider_with_the_same_prompt_and_seed(w):
     _, first = await w.ask("a lighthouse", 시드=1234)
-    vary = dict(buttons(first))["변형"]
+    vary = buttons(first)["변형"]
     second = await finished(await w.fake.press_component(first.messages[0], vary, user="minji"))
-    (embed,) = second.embeds
-    assert field(embed, "제공자") == "Stability · core"
-    assert field(embed, "시드") == "1234"
+    assert len(second.embeds) == 1
+    assert field(second, "제공자") == "Stability · core"
+    assert field(second, "시드") == "1234"
     (call,) = w.stability.requests
     assert (call.body["prompt"], call.body["seed"]) == ("a lighthouse", "1234")
 
 
 async def test_someone_elses_press_gets_a_private_note_and_draws_nothing(w):
     _, first = await w.ask("고양이")
-    regenerate = dict(buttons(first))["다시 생성"]
+    regenerate = buttons(first)["다시 생성"]
     press = await w.fake.press_component(first.messages[0], regenerate, user="stranger")
     result = await press.wait_for_response()
     assert result.ephemeral
@@ -302,7 +277,7 @@ async def test_an_image_over_the_attachment_limit_is_reencoded_under_it(w):
         data = w.blob(attachment)
         assert len(data) <= 200_000
         assert Image.open(io.BytesIO(data)).format == "JPEG"
-    assert "2장을 JPEG로 줄여서 올렸어요" in field(result.embeds[0], "참고")
+    assert "2장을 JPEG로 줄여서 올렸어요" in field(result, "참고")
 
 
 async def test_with_every_provider_cooling_the_command_is_refused_with_the_wait(w):
@@ -324,7 +299,7 @@ async def test_with_every_provider_cooling_the_command_is_refused_with_the_wait(
 async def test_a_cooling_provider_is_skipped_by_auto(w):
     w.bot.get_cog("ImageCommands").service().cooldowns.cool("minimax", 60)  # type: ignore[union-attr]
     _, result = await w.ask("고양이")
-    assert field(result.embeds[0], "제공자") == "Stability · core"
+    assert field(result, "제공자") == "Stability · core"
     assert w.minimax.requests == []
 
 
@@ -353,7 +328,7 @@ async def test_the_placeholder_shows_who_draws_and_who_failed_meanwhile(w):
     w.minimax.script(MiniMaxReply(http_status=500), MiniMaxReply(http_status=500))
     w.stability.script(StabilityReply(delay_s=0.8))
     _, result = await w.ask("고양이")
-    assert field(result.embeds[0], "제공자") == "Stability · core"
+    assert field(result, "제공자") == "Stability · core"
     shown = placeholder_texts(w, since)
     assert shown[0] == "⏳ MiniMax로 이미지 1장을 그리는 중이에요… (0초 경과)"
     assert shown[-1].startswith("⏳ Stability로 이미지 1장을 그리는 중이에요…")

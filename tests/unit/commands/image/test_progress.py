@@ -11,9 +11,12 @@ from services.errors import ProviderUnavailable
 class Interaction:
     def __init__(self) -> None:
         self.edits: list[str] = []
+        self.third_edit = asyncio.Event()
 
     async def edit_original_response(self, *, content: str, allowed_mentions: object) -> None:
         self.edits.append(content)
+        if len(self.edits) >= 3:
+            self.third_edit.set()
 
 
 async def test_each_attempt_is_shown_and_ticks_repeat_it():
@@ -21,9 +24,7 @@ async def test_each_attempt_is_shown_and_ticks_repeat_it():
     progress = Progress(interaction, count=1, interval=0.05)  # type: ignore[arg-type]
     await progress.attempt("minimax", ())
     assert len(interaction.edits) == 1  # shown at once
-    async with asyncio.timeout(2):
-        while len(interaction.edits) < 3:  # then on every tick
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(interaction.third_edit.wait(), 2)  # then on every tick
     await progress.stop()
     assert all(e.startswith("⏳ MiniMax로 이미지 1장을") for e in interaction.edits)
 
