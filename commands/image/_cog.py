@@ -327,7 +327,8 @@ class ImageCommands(commands.Cog):
         elapsed_s: float,
         key: str,
     ) -> None:
-        files, reencoded = await self._files(served, interaction.filesize_limit, key)
+        stem = f"{served.result.provider}-{spec.seed}"  # minimax-1234-1.png, minimax-1234-2.png
+        files, reencoded = await self._files(served, interaction.filesize_limit, stem)
         notes = [
             n
             for n in (
@@ -357,12 +358,12 @@ class ImageCommands(commands.Cog):
         )
 
     async def _files(
-        self, served: Served, filesize_limit: int, key: str
+        self, served: Served, filesize_limit: int, stem: str
     ) -> tuple[list[discord.File], int]:
         images = served.result.images
         limit = per_file_limit(filesize_limit, len(images))
         fitted = [
-            await asyncio.to_thread(fit, image, limit, f"image-{key}-{i + 1}")
+            await asyncio.to_thread(fit, image, limit, f"{stem}-{i + 1}")
             for i, image in enumerate(images)
         ]
         files = [discord.File(io.BytesIO(f.data), filename=f.filename) for f in fitted]

@@ -87,8 +87,9 @@ def w(world: World) -> World:
 
 
 async def test_minimax_draws_two_images_into_one_message_with_embed_and_buttons(w):
-    _, result = await w.ask("고양이", 개수=2)
+    _, result = await w.ask("고양이", 개수=2, 시드=77)
     assert not result.ephemeral
+    assert [a["filename"] for a in result.attachments] == ["minimax-77-1.png", "minimax-77-2.png"]
     assert [a["content_type"] for a in result.attachments] == ["image/png", "image/png"]
     for attachment in result.attachments:
         data = w.blob(attachment)
