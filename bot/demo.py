@@ -170,6 +170,17 @@ def _snapshot(result: Any) -> str:
     return json.dumps(result.messages, sort_keys=True, default=str)
 
 
+def progress_note(before: str, after: str) -> str | None:
+    """What to show while an answer changes: how long a streamed text has grown to, or the
+    new first line of one rewritten in place (an image's "⏳ … (5초 경과)"); None if no text
+    changed (an embed or a file did) or none is left."""
+    if after == before or not after.strip():
+        return None
+    if len(after) > len(before) + 2:
+        return f"  … {len(after)} characters so far"
+    return f"  … {after.strip().splitlines()[0]}"
+
+
 def attachments_of(result: Any) -> list[tuple[str | None, dict[str, Any]]]:
     """(message id, attachment) of every file of every message of the answer, in order;
     the first message's `result.attachments` when the messages list none."""
@@ -520,10 +531,10 @@ class Demo:
             if _snapshot(latest) != seen:
                 seen = _snapshot(latest)
                 still_since = asyncio.get_running_loop().time()
-                if _all_text(latest) != text:
-                    text = _all_text(latest)
-                    if not self.args.json:
-                        self.note(f"  … {len(text)} characters so far")
+                note = progress_note(text, _all_text(latest))
+                text = _all_text(latest)
+                if note and not self.args.json:
+                    self.note(note)
             result = latest
         return result
 

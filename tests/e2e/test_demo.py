@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.png_check import decode_png
+
 pytestmark = pytest.mark.e2e
 
 
@@ -177,6 +179,41 @@ def test_press_answers_a_button_of_the_latest_answer_that_has_it(tmp_path):
     assert "error: expected 'press LABEL', e.g. 'press 새로고침'" in out
     assert "Traceback" not in out + err
     assert not (tmp_path / "images").exists(), "no answer had a file to save"
+
+
+def test_images_are_saved_and_their_buttons_pressed(tmp_path):
+    images = tmp_path / "images"
+    demo = start_demo("--json", "--save-dir", str(images))
+    wait_ready(demo, stream="stderr")
+    lines = [
+        "#이미지생성-1 /이미지 설명:고양이 개수:2",
+        "press 다시 생성",
+        "press 다시 생성 as other",  # a stranger's press: refused, nothing drawn
+        '#이미지생성-1 /이미지 "설명:큰 고양이 [[big]]"',
+        "quit",
+    ]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=90)
+    assert demo.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["command"], r["pressed"], r["user"]) for r in records] == [
+        ("이미지", None, None),
+        ("이미지", "다시 생성", None),
+        ("이미지", "다시 생성", "other"),
+        ("이미지", None, None),
+    ]
+    assert [(len(r["attachments"]), len(r["saved"])) for r in records] == [
+        (2, 2),
+        (2, 2),
+        (0, 0),
+        (1, 1),
+    ]
+    saved = [Path(path) for r in records for path in r["saved"]]
+    assert len(set(saved)) == 5 and all(path.parent == images for path in saved)
+    assert sorted(images.iterdir()) == sorted(saved), "every file once, none overwritten"
+    sizes = [decode_png(path.read_bytes())[:2] for path in saved]
+    assert sizes == [(64, 64)] * 4 + [(512, 512)]
+    assert saved[-1].stat().st_size == 787_247, "the [[big]] image, byte for byte"
+    assert "Traceback" not in out + err
 
 
 def test_ctrl_c_stops_everything():

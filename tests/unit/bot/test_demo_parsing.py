@@ -16,6 +16,7 @@ from bot.demo import (
     find_button,
     parse_press,
     parse_request,
+    progress_note,
     render_json,
     render_text,
     unused_path,
@@ -286,3 +287,27 @@ def test_unused_path_never_overwrites_and_keeps_only_the_name(tmp_path):
     assert unused_path(tmp_path, "900", "../../etc/passwd") == tmp_path / "900-passwd"
     assert unused_path(tmp_path, "900", "..\\evil.png") == tmp_path / "900-evil.png"
     assert unused_path(tmp_path, None, "") == tmp_path / "file"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "note"),
+    [
+        ("하늘은", "하늘은 파랗게 보여요 ✍️", "  … 14 characters so far"),
+        (
+            "⏳ MiniMax로 이미지 1장을 그리는 중이에요… (9초 경과)",
+            "⏳ MiniMax로 이미지 1장을 그리는 중이에요… (10초 경과)\n⚠️ 느려요",
+            "  … 44 characters so far",  # grew by more than a tick: counted as text
+        ),
+        (
+            "⏳ 그리는 중이에요… (9초 경과)",
+            "⏳ 그리는 중이에요… (10초 경과)",
+            "  … ⏳ 그리는 중이에요… (10초 경과)",
+        ),
+        ("⏳ 그리는 중 (5초)\n둘째 줄", "⏳ 그리는 중 (6초)\n둘째 줄", "  … ⏳ 그리는 중 (6초)"),
+        ("⏳ 그리는 중 (5초)", "", None),
+        ("⏳ 그리는 중 (5초)", "  \n", None),
+        ("같음", "같음", None),
+    ],
+)
+def test_progress_note(before, after, note):
+    assert progress_note(before, after) == note
