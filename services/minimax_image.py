@@ -6,7 +6,8 @@ the API documents, so they arrive in the answer itself: this client never fetche
 (MiniMax's image URLs expire and would need a second, size-capped download).
 
 MiniMax reports most failures as HTTP 200 with `base_resp.status_code != 0`; both that
-and the HTTP status are checked. Mapping (reference: shared/reference/providers.md):
+and the HTTP status are checked by `services.minimax_errors.answer_of`, which the video
+client shares. Mapping (reference: shared/reference/providers.md):
 
 | MiniMax | raised | retried |
 |---------|--------|---------|
@@ -29,23 +30,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 from typing import Any
 
 import httpx
 
-from services.errors import (
-    ContentRefused,
-    InvalidInputError,
-    InvalidProviderRequest,
-    ProviderAuthFailed,
-    ProviderError,
-    ProviderOutOfCredit,
-    ProviderQuotaExhausted,
-    ProviderRateLimited,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from services.errors import ContentRefused, InvalidInputError, ProviderUnavailable
 from services.image_types import (
     GeneratedImage,
     ImageRequest,
@@ -55,13 +44,12 @@ from services.image_types import (
     nearest_ratio,
     ratio_note,
     read_capped,
-    scrub,
     sniff_mime,
     transport_error,
     with_retries,
 )
+from services.minimax_errors import PROVIDER, answer_of, as_int
 
-PROVIDER = "minimax"
 LABEL = "MiniMax"
 DEFAULT_BASE_URL = "https://api.minimax.io"
 MODELS = ("image-01", "image-01-live")
@@ -70,21 +58,9 @@ MAX_PROMPT = 1500
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # four base64 images of a few MB each fit easily
 CONNECT_TIMEOUT_S = 5.0
 
-_REGION_HINT = (
-    "a MiniMax key works only on its own region's host: check MINIMAX_BASE_URL "
-    "(https://api.minimax.io global, https://api.minimaxi.com mainland China)"
-)
-_AUTH_MESSAGE = (
-    "MiniMax 인증에 실패했어요. 키가 다른 지역(글로벌/중국) 주소용일 수 있어요. "
-    "관리자에게 알려 주세요."
-)
-_INPUT_REFUSED = (
-    "MiniMax가 이 설명으로는 이미지를 만들 수 없대요. 표현을 바꿔서 다시 시도해 주세요."
-)
-_OUTPUT_REFUSED = "만든 이미지가 MiniMax의 안전 기준에 걸렸어요. 설명을 바꿔서 다시 시도해 주세요."
+OPERATION = "image_generation"
+MEDIUM = "이미지"  # what the Korean refusals name (services/minimax_errors.py)
 _NONE_MADE = "MiniMax가 이 설명으로는 이미지를 만들지 않았어요. 설명을 바꿔서 다시 시도해 주세요."
-_QUOTA_MESSAGE = "MiniMax 사용 한도를 모두 썼어요. 관리자에게 알려 주세요."
-_CREDIT_MESSAGE = "MiniMax 잔액이 부족해요. 관리자에게 알려 주세요."
 
 
 class MiniMaxImage:
@@ -180,30 +156,20 @@ class MiniMaxImage:
                 raw = await read_capped(response, MAX_RESPONSE_BYTES)
         except (httpx.HTTPError, TimeoutError) as exc:
             raise transport_error(exc, PROVIDER, LABEL) from None
-        header_id = response.headers.get("trace-id")
         if raw is None:
             raise ProviderUnavailable(
                 f"MiniMax answer larger than {MAX_RESPONSE_BYTES} bytes",
                 provider=PROVIDER,
-                request_id=header_id,
+                request_id=response.headers.get("trace-id"),
             )
-        try:
-            answer = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            answer = None
-        request_id = (answer.get("id") if isinstance(answer, dict) else None) or header_id
-        if not response.is_success:
-            raise self._http_error(response.status_code, raw, request_id)
-        if not isinstance(answer, dict):
-            raise ProviderUnavailable(
-                "MiniMax answered HTTP 200 with a body that is not a JSON object",
-                provider=PROVIDER,
-                request_id=request_id,
-            )
-        base = answer.get("base_resp") or {}
-        code = _int(base.get("status_code"), default=-1)
-        if code != 0:
-            raise self._status_error(code, str(base.get("status_msg") or ""), request_id)
+        answer, request_id = answer_of(
+            response.status_code,
+            response.headers,
+            raw,
+            api_key=self._api_key,
+            operation=OPERATION,
+            medium=MEDIUM,
+        )
         images = self._images(answer, body, request_id)
         return images, request_id
 
@@ -213,8 +179,8 @@ class MiniMaxImage:
         data = answer.get("data") or {}
         encoded = data.get("image_base64") if isinstance(data, dict) else None
         metadata = answer.get("metadata") or {}
-        success = _int(metadata.get("success_count"), default=None)
-        failed = _int(metadata.get("failed_count"), default=0)
+        success = as_int(metadata.get("success_count"), default=None)
+        failed = as_int(metadata.get("failed_count"), default=0)
         if success == 0 or not encoded:
             raise ContentRefused(
                 f"MiniMax made no image (success_count {success}, failed_count {failed}): "
@@ -242,55 +208,3 @@ class MiniMaxImage:
                 )
             images.append(GeneratedImage(data=data_bytes, mime_type=mime, seed=body.get("seed")))
         return images
-
-    def _status_error(self, code: int, message: str, request_id: str | None) -> ProviderError:
-        said = scrub(message, self._api_key)[:200]
-        log = f"MiniMax image_generation failed: status {code} ({said})"
-        kwargs: dict[str, Any] = {"provider": PROVIDER, "request_id": request_id}
-        if code in (1002, 1041):
-            return ProviderRateLimited(log, **kwargs)
-        if code == 1001:
-            return ProviderTimeout(log, **kwargs)
-        if code in (1000, 1024):
-            return ProviderUnavailable(log, **kwargs)
-        if code in (1004, 2049):
-            return ProviderAuthFailed(
-                f"{log}; {_REGION_HINT}", user_message=_AUTH_MESSAGE, **kwargs
-            )
-        if code == 1008:
-            return ProviderOutOfCredit(log, user_message=_CREDIT_MESSAGE, **kwargs)
-        if code == 1026:
-            return ContentRefused(f"{log}: sensitive input", user_message=_INPUT_REFUSED, **kwargs)
-        if code == 1027:
-            return ContentRefused(
-                f"{log}: sensitive output", user_message=_OUTPUT_REFUSED, **kwargs
-            )
-        if code in (2013, 1039):
-            return InvalidProviderRequest(log, **kwargs)
-        if code == 2056:
-            return ProviderQuotaExhausted(log, user_message=_QUOTA_MESSAGE, **kwargs)
-        return ProviderError(log, **kwargs)
-
-    def _http_error(self, status: int, raw: bytes, request_id: str | None) -> ProviderError:
-        text = scrub(raw[:200].decode("utf-8", "replace"), self._api_key)
-        log = f"MiniMax image_generation answered HTTP {status}: {text!r}"
-        kwargs: dict[str, Any] = {"provider": PROVIDER, "request_id": request_id}
-        if status == 429:
-            return ProviderRateLimited(log, **kwargs)
-        if status in (401, 403):
-            return ProviderAuthFailed(
-                f"{log}; {_REGION_HINT}", user_message=_AUTH_MESSAGE, **kwargs
-            )
-        if status in (408, 504):
-            return ProviderTimeout(log, **kwargs)
-        if status >= 500:
-            return ProviderUnavailable(log, **kwargs)
-        return InvalidProviderRequest(log, **kwargs)
-
-
-def _int(value: Any, *, default: Any) -> Any:
-    """MiniMax sends counts and codes as numbers or strings."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
