@@ -360,6 +360,21 @@ class ImageSettings(Section):
         return tuple(n for n in self.image_provider_order.split(","))  # type: ignore[misc]
 
 
+class VideoSettings(Section):
+    """/비디오: defaults, how often the provider is polled, how long a job may take."""
+
+    video_model: Literal["MiniMax-Hailuo-2.3", "MiniMax-Hailuo-02"] = "MiniMax-Hailuo-2.3"
+    video_duration: Literal[6, 10] = 6
+    video_resolution: Literal["512P", "768P", "1080P"] = "768P"
+    video_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds per provider request
+    video_max_retries: int = Field(default=2, ge=0, le=5)  # of polls and downloads
+    video_poll_interval: float = Field(default=10.0, ge=0.05, le=300)
+    video_deadline: float = Field(default=1200.0, ge=5, le=6 * 3600)  # from the request
+    # Jobs one instance runs at once; more wait in its queue (never refused as busy).
+    video_max_running: int = Field(default=10, ge=1, le=10_000)
+    video_progress_interval: float = Field(default=15.0, ge=0.1, le=300)
+
+
 class HealthSettings(Section):
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
@@ -383,6 +398,7 @@ class Settings:
     health: HealthSettings
     chat: ChatSettings
     image: ImageSettings
+    video: VideoSettings
 
     SECTIONS: ClassVar[dict[str, type[Section]]] = {
         "discord": DiscordSettings,
@@ -392,6 +408,7 @@ class Settings:
         "health": HealthSettings,
         "chat": ChatSettings,
         "image": ImageSettings,
+        "video": VideoSettings,
     }
 
     @classmethod
