@@ -17,6 +17,7 @@ from bot.status import InstanceStatus
 
 if TYPE_CHECKING:
     from bot.store.claims import ClaimResult
+    from bot.store.jobs import Job
     from bot.store.memory import MemoryTurn
     from bot.store.startup import FatalRecord
 
@@ -34,6 +35,8 @@ class Mode(StrEnum):
 class AliveView:
     alive: frozenset[int]
     trusted: bool  # False: use static routing, the view may be incomplete
+    # Instances still heartbeating, connected or not (one restarting resumes its own jobs).
+    announcing: frozenset[int] = frozenset()
 
 
 class Liveness(ABC):
@@ -102,6 +105,37 @@ class ConversationMemory(ABC):
     @abstractmethod
     async def forget(self, conversation: str) -> None:
         """Start the conversation afresh."""
+
+
+class Jobs(ABC):
+    """Durable jobs shared by the fleet (bot/store/jobs.py)."""
+
+    @abstractmethod
+    async def create(self, job: Job) -> None:
+        """Record a new job (raises `JobStoreUnavailable` when it cannot)."""
+
+    @abstractmethod
+    async def save(self, job: Job) -> bool:
+        """Write `job` while its incarnation still owns it; False once another adopted it."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    async def open_jobs(self) -> list[Job]:
+        """Every unfinished job, whoever owns it."""
+
+    @abstractmethod
+    async def adopt(self, job_id: str, expected: str, owner: int | None, incarnation: str) -> bool:
+        """Move an unfinished job from incarnation `expected` to ours; True for one caller."""
+
+    @abstractmethod
+    async def request_cancel(self, job_id: str) -> bool:
+        """Ask the job's owner to cancel it; False if there is no such job."""
+
+    @abstractmethod
+    async def claim_delivery(self, job_id: str, incarnation: str) -> bool:
+        """The job's one delivery mark: True if `incarnation` holds it (now or already)."""
 
 
 class StartupGuard(ABC):

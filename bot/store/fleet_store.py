@@ -2,7 +2,8 @@
 
 `open_store(settings)` picks in-process stores for single-process mode and Redis
 stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness`,
-`store.claims`, `store.startup`, `store.memory` and `store.mode`, never Redis directly.
+`store.claims`, `store.startup`, `store.memory`, `store.jobs` and `store.mode`, never
+Redis directly.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from bot.status import package_version
 from bot.store.base import (
     Claims,
     ConversationMemory,
+    Jobs,
     Liveness,
     Mode,
     StartupGuard,
     StatusSource,
 )
 from bot.store.claims import LocalClaims, RedisClaims
+from bot.store.jobs import LocalJobs, RedisJobs
 from bot.store.liveness import LocalLiveness, RedisLiveness
 from bot.store.memory import LocalMemory, RedisMemory
 from bot.store.redis_link import RedisLink
@@ -34,6 +37,7 @@ class FleetStore:
     claims: Claims
     startup: StartupGuard
     memory: ConversationMemory
+    jobs: Jobs
     link: RedisLink | None = None  # None: single-process, nothing shared
     # This process's incarnation: instance id plus a per-start id; names its claims.
     incarnation: str = field(default_factory=lambda: new_incarnation(None))
@@ -73,6 +77,7 @@ def local_store(
         claims=LocalClaims(),
         startup=LocalStartup(identify_spacing=identify_spacing, fatal_file=fatal_file),
         memory=LocalMemory(budget_chars=memory_chars, ttl_s=memory_ttl_s),
+        jobs=LocalJobs(),
     )
 
 
@@ -110,6 +115,7 @@ def redis_store(
             version=version if version is not None else package_version(),
         ),
         memory=RedisMemory(link, budget_chars=memory_chars, ttl_s=memory_ttl_s),
+        jobs=RedisJobs(link),
         link=link,
         incarnation=incarnation,
     )

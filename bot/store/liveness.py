@@ -41,7 +41,7 @@ class LocalLiveness(Liveness):
         return None  # nobody to tell
 
     def alive_view(self) -> AliveView:
-        return AliveView(self.instance_ids, trusted=False)
+        return AliveView(self.instance_ids, trusted=False, announcing=self.instance_ids)
 
     async def snapshots(self) -> dict[int, InstanceStatus] | None:
         if self._status is None:
@@ -65,6 +65,7 @@ class RedisLiveness(Liveness):
         self.ttl_ms = int(heartbeat_interval * 3 * 1000)
         self._reconnect_backoff = ExponentialBackoff(cap=max(2.0, heartbeat_interval), base=0.25)
         self._alive: frozenset[int] = frozenset({instance_id})
+        self._announcing: frozenset[int] = frozenset({instance_id})
         self._status: StatusSource | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -130,6 +131,7 @@ class RedisLiveness(Liveness):
         self._alive = frozenset(
             i for i, v in zip(self.instance_ids, values, strict=True) if v and _connected(v)
         )
+        self._announcing = frozenset(i for i, v in zip(self.instance_ids, values, strict=True) if v)
         link.succeeded()
         was_joined = self.joined
         self._connected_beats = self._connected_beats + 1 if status.ready else 0
@@ -140,7 +142,11 @@ class RedisLiveness(Liveness):
     def alive_view(self) -> AliveView:
         trusted = self.link.mode is Mode.REDIS
         alive = self._alive - {self.instance_id}
-        return AliveView(alive | {self.instance_id} if self.joined else alive, trusted=trusted)
+        return AliveView(
+            alive | {self.instance_id} if self.joined else alive,
+            trusted=trusted,
+            announcing=self._announcing | {self.instance_id},
+        )
 
     async def snapshots(self) -> dict[int, InstanceStatus] | None:
         if self.link.mode is Mode.DEGRADED:
