@@ -58,6 +58,11 @@ def test_the_fleet_store_knows_nothing_of_discord(path):
     assert not imports(path) & {"discord", "commands", "sandbox"}
 
 
+def test_the_job_runner_knows_nothing_of_discord():
+    # RoboDanny's durable timer: the runner drives jobs; what they mean lives in the areas.
+    assert not imports(ROOT / "bot" / "job_runner.py") & {"discord", "commands", "sandbox"}
+
+
 @pytest.mark.parametrize("path", sources("sandbox"), ids=str)
 def test_the_sandbox_does_not_import_the_bot(path):
     assert not imports(path) & {"bot", "commands", "services", "env_manager"}

@@ -1,0 +1,431 @@
+"""Runs durable jobs to the end, whatever restarts in between; knows nothing of Discord.
+
+Each job this instance owns is driven by one task (`_drive`): wait for a running slot
+(at most `max_running` at once; the rest queue in order), start the provider task, poll it
+every `poll_interval`, deliver the result once. Every state change is saved before it is
+acted on (`Jobs.save`), and a save that finds the job adopted by another incarnation stops
+the driver at once (`Disowned`): a stalled process that wakes up never acts twice.
+
+What a job *does* is its kind's `JobHandler` (the video area registers one): the runner
+calls it to start, poll, deliver, report failure or cancellation, and show progress.
+
+At start the runner resumes the unfinished jobs of its own instance (a previous
+incarnation of it died or restarted). Every `adopt_interval` it adopts jobs whose owner has
+stopped announcing itself, when `should_adopt` says it is next in that job's order; the
+store's compare-and-set lets exactly one instance win. See ARCHITECTURE.md, "Video".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.logging_setup import get_logger
+from bot.store.base import Jobs
+from bot.store.jobs import Job, JobState, JobStoreUnavailable
+from bot.tasks import stop_task
+from services.errors import UserFacingError
+
+log = get_logger("bot.jobs")
+
+STORE_RETRY_S = 1.0  # between tries of a save while the store is unreachable
+MAX_POLL_FAILURES = 5  # provider polls failing in a row before the job fails
+MAX_DELIVERY_TRIES = 5
+INTERRUPTED_START = (
+    "작업을 시작하는 중에 봇이 다시 시작되어, 제공자에게 작업이 만들어졌는지 확인할 수 "
+    "없었어요. 요금이 두 번 나가지 않도록 다시 시작하지 않았어요. 다시 요청해 주세요."
+)
+TIMED_OUT = "영상이 제한 시간 안에 완성되지 않았어요. 잠시 후 다시 시도해 주세요."
+FAILED = "작업을 처리하지 못했어요. 잠시 후 다시 시도해 주세요."
+
+
+@dataclass(frozen=True)
+class Pending:
+    progress: str  # the provider's status word
+
+
+@dataclass(frozen=True)
+class Ready:
+    result: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str  # Korean, for the user
+
+
+PollResult = Pending | Ready | Failed
+
+
+class JobHandler(Protocol):
+    """One job kind's work. Implementations may raise `UserFacingError` (shown to the user
+    when the job fails) or any exception (logged, a generic message shown)."""
+
+    async def start(self, job: Job) -> str:
+        """Ask the provider to start; the provider's task id. Never called twice per job."""
+
+    async def poll(self, job: Job) -> PollResult: ...
+
+    async def deliver(self, job: Job) -> None:
+        """Post the result. Run again after a crash mid-delivery: must be safe to repeat."""
+
+    async def report(self, job: Job) -> None:
+        """Tell the user the job ended without a result (FAILED: `job.error`; CANCELLED)."""
+
+    async def progress(self, job: Job, queue_position: int | None) -> None:
+        """Show how the job is going (position in this instance's queue while waiting)."""
+
+
+class Disowned(Exception):
+    """Another incarnation adopted the job: this driver stops without acting."""
+
+
+class _Ended(Exception):
+    """The job ended (cancelled) before it got a slot: nothing more to drive."""
+
+
+class JobRunner:
+    def __init__(
+        self,
+        jobs: Jobs,
+        *,
+        owner: int | None,
+        incarnation: str,
+        max_running: int,
+        poll_interval: float,
+        deadline_s: float,
+        progress_interval: float,
+        adopt_interval: float = 5.0,
+        should_adopt: Callable[[Job], bool] | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.owner = owner
+        self.incarnation = incarnation
+        self.max_running = max_running
+        self.poll_interval = poll_interval
+        self.deadline_s = deadline_s
+        self.progress_interval = progress_interval
+        self.adopt_interval = adopt_interval
+        self.should_adopt = should_adopt
+        self.handlers: dict[str, JobHandler] = {}
+        self._slots = asyncio.Semaphore(max_running)
+        self._waiting: list[str] = []  # queued job ids, oldest first
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._nudges: dict[str, asyncio.Event] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle ----
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        self.handlers[kind] = handler
+
+    async def start(self) -> None:
+        """Resume this instance's unfinished jobs, then keep looking for orphans."""
+        await self._resume_own()
+        self._loop_task = asyncio.create_task(self._adopt_loop(), name="job-adopt")
+
+    async def close(self) -> None:
+        """Stop driving (jobs stay recorded: this instance or another resumes them)."""
+        if self._loop_task is not None:
+            await stop_task(self._loop_task)
+        for task in list(self._drivers.values()):
+            await stop_task(task)
+
+    # ---- what the areas call ----
+
+    async def submit(self, job: Job) -> None:
+        """Record `job` and start driving it; `JobStoreUnavailable` if it was not recorded
+        (then nothing was started either)."""
+        job.owner, job.incarnation, job.state = self.owner, self.incarnation, JobState.QUEUED
+        await self.jobs.create(job)
+        log.info("job_submitted", job_id=job.id, kind=job.kind)
+        self._drive_later(job)
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next job to get a slot; None when not waiting."""
+        try:
+            return self._waiting.index(job_id) + 1
+        except ValueError:
+            return None
+
+    def nudge(self, job_id: str) -> None:
+        """Look at the job now (a cancel was requested) instead of at its next poll."""
+        event = self._nudges.get(job_id)
+        if event is not None:
+            event.set()
+
+    @property
+    def driving(self) -> int:
+        return len(self._drivers)
+
+    # ---- resuming and adopting ----
+
+    async def _resume_own(self) -> None:
+        while True:
+            try:
+                open_jobs = await self.jobs.open_jobs()
+                break
+            except JobStoreUnavailable as exc:
+                log.warning("jobs_resume_waiting_for_store", error=str(exc))
+                await asyncio.sleep(STORE_RETRY_S)
+        for job in open_jobs:
+            if job.owner == self.owner and job.id not in self._drivers:
+                await self._adopt(job, reason="own")
+
+    async def _adopt_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.adopt_interval)
+            if self.should_adopt is None:
+                continue
+            try:
+                open_jobs = await self.jobs.open_jobs()
+            except JobStoreUnavailable:
+                continue
+            for job in open_jobs:
+                orphan = job.id not in self._drivers and job.owner != self.owner
+                if orphan and self.should_adopt(job):
+                    await self._adopt(job, reason="orphaned")
+
+    async def _adopt(self, job: Job, *, reason: str) -> None:
+        if job.incarnation != self.incarnation:
+            try:
+                won = await self.jobs.adopt(job.id, job.incarnation, self.owner, self.incarnation)
+            except JobStoreUnavailable:
+                return
+            if not won:
+                return
+            log.info(
+                "job_adopted",
+                job_id=job.id,
+                reason=reason,
+                previous_owner=job.owner,
+                state=job.state.value,
+            )
+            job.owner, job.incarnation = self.owner, self.incarnation
+        self._drive_later(job)
+
+    # ---- driving one job ----
+
+    def _drive_later(self, job: Job) -> None:
+        self._nudges[job.id] = asyncio.Event()
+        task = asyncio.create_task(self._drive(job), name=f"job-{job.id}")
+        self._drivers[job.id] = task
+
+        def forget(_: asyncio.Task[None]) -> None:
+            self._drivers.pop(job.id, None)
+            self._nudges.pop(job.id, None)
+
+        task.add_done_callback(forget)
+
+    async def _drive(self, job: Job) -> None:
+        handler = self.handlers[job.kind]
+        try:
+            if job.state is JobState.QUEUED:
+                await self._wait_for_slot(job, handler)
+            else:
+                await self._slots.acquire()
+            try:
+                await self._run(job, handler)
+            finally:
+                self._slots.release()
+        except Disowned:
+            log.info("job_disowned", job_id=job.id)
+        except _Ended:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job_driver_failed", job_id=job.id, state=job.state.value)
+
+    async def _wait_for_slot(self, job: Job, handler: JobHandler) -> None:
+        if not self._slots.locked():  # a free slot (and nobody queued before us)
+            await self._slots.acquire()
+            return
+        self._waiting.append(job.id)
+        acquire = asyncio.ensure_future(self._slots.acquire())
+        try:
+            await self._show(job, handler)  # say at once where in the queue it waits
+            while True:
+                done, _ = await asyncio.wait({acquire}, timeout=self.progress_interval)
+                if done:
+                    return
+                job = await self._refreshed(job)
+                if job.cancel_requested:
+                    acquire.cancel()
+                    await self._end(job, handler, JobState.CANCELLED)
+                    raise _Ended
+                await self._show(job, handler)
+        except BaseException:
+            if not acquire.done():
+                acquire.cancel()
+            elif not acquire.cancelled():
+                self._slots.release()
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiting.remove(job.id)
+
+    async def _run(self, job: Job, handler: JobHandler) -> None:
+        if job.state is JobState.QUEUED:
+            job = await self._start(job, handler)
+        elif job.state is JobState.STARTING:
+            # Killed between asking the provider and recording its answer: a task may
+            # exist. Starting again could bill twice, so the user is told instead.
+            job.error = INTERRUPTED_START
+            await self._end(job, handler, JobState.FAILED)
+            return
+        if job.state is JobState.RUNNING:
+            job = await self._follow(job, handler)
+        if job.state is JobState.DELIVERING:
+            await self._deliver(job, handler)
+        elif job.state in (JobState.FAILED, JobState.CANCELLED):
+            await self._report(job, handler)
+
+    async def _start(self, job: Job, handler: JobHandler) -> Job:
+        job.state = JobState.STARTING
+        await self._persist(job)
+        try:
+            job.provider_task_id = await handler.start(job)
+        except Exception as exc:
+            job.error = self._message(exc, job, "job_start_failed")
+            job.state = JobState.FAILED
+            await self._persist(job)
+            return job
+        job.state = JobState.RUNNING
+        await self._persist(job)
+        log.info("job_started", job_id=job.id, provider_task_id=job.provider_task_id)
+        await self._show(job, handler)
+        return job
+
+    async def _follow(self, job: Job, handler: JobHandler) -> Job:
+        """Poll until the provider is done, the deadline passes, or the user cancels."""
+        now = time.monotonic()
+        next_poll, next_show = now + self.poll_interval, now + self.progress_interval
+        while True:
+            await self._sleep_until(min(next_poll, next_show), job.id)
+            job = await self._refreshed(job)
+            if job.cancel_requested:
+                job.state = JobState.CANCELLED
+                await self._persist(job)
+                return job
+            if time.time() - job.created_at > self.deadline_s:
+                job.error, job.state = TIMED_OUT, JobState.FAILED
+                log.warning("job_deadline_passed", job_id=job.id, deadline_s=self.deadline_s)
+                await self._persist(job)
+                return job
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + self.poll_interval
+                outcome = await self._poll(job, handler)
+                if outcome is not None:
+                    await self._persist(job)
+                    if job.state is not JobState.RUNNING:
+                        return job
+            if now >= next_show:
+                next_show = now + self.progress_interval
+                await self._show(job, handler)
+
+    async def _poll(self, job: Job, handler: JobHandler) -> PollResult | None:
+        """One poll; the job's new state is set on it. None: a transient failure."""
+        try:
+            outcome = await handler.poll(job)
+        except Exception as exc:
+            job.attempts += 1
+            if job.attempts < MAX_POLL_FAILURES:
+                log.warning("job_poll_failed", job_id=job.id, attempts=job.attempts, error=str(exc))
+                return None
+            outcome = Failed(self._message(exc, job, "job_poll_gave_up"))
+        job.attempts = 0
+        if isinstance(outcome, Pending):
+            job.progress = outcome.progress
+        elif isinstance(outcome, Ready):
+            job.result, job.state = dict(outcome.result), JobState.DELIVERING
+        else:
+            job.error, job.state = outcome.message, JobState.FAILED
+        return outcome
+
+    async def _deliver(self, job: Job, handler: JobHandler) -> None:
+        """The one delivery: fenced by the job's delivery mark, then marked DONE."""
+        if not await self._retrying(self.jobs.claim_delivery, job.id, self.incarnation):
+            log.warning("job_delivery_held_elsewhere", job_id=job.id)
+            return
+        for attempt in range(1, MAX_DELIVERY_TRIES + 1):
+            try:
+                await handler.deliver(job)
+                break
+            except Exception as exc:
+                if attempt == MAX_DELIVERY_TRIES:
+                    job.error = self._message(exc, job, "job_delivery_failed")
+                    await self._end(job, handler, JobState.FAILED)
+                    return
+                log.warning("job_delivery_retry", job_id=job.id, attempt=attempt, error=str(exc))
+                await asyncio.sleep(min(30.0, 2.0**attempt))
+        job.state = JobState.DONE
+        await self._persist(job)
+        log.info("job_delivered", job_id=job.id, duration_s=round(time.time() - job.created_at))
+
+    async def _end(self, job: Job, handler: JobHandler, state: JobState) -> None:
+        job.state = state
+        await self._persist(job)
+        await self._report(job, handler)
+
+    async def _report(self, job: Job, handler: JobHandler) -> None:
+        log.info("job_ended", job_id=job.id, state=job.state.value)
+        try:
+            await handler.report(job)
+        except Exception:
+            log.exception("job_report_failed", job_id=job.id)
+
+    async def _show(self, job: Job, handler: JobHandler) -> None:
+        try:
+            await handler.progress(job, self.queue_position(job.id))
+        except Exception as exc:  # progress is a courtesy: never fail the job on it
+            log.debug("job_progress_failed", job_id=job.id, error=str(exc))
+
+    # ---- the store ----
+
+    async def _persist(self, job: Job) -> None:
+        """Save before acting; wait out an unreachable store; stop if adopted elsewhere."""
+        if not await self._retrying(self.jobs.save, job):
+            raise Disowned
+
+    async def _refreshed(self, job: Job) -> Job:
+        """The job with the store's cancel flag (our own copy stays authoritative)."""
+        try:
+            stored = await self.jobs.get(job.id)
+        except JobStoreUnavailable:
+            return job
+        if stored is not None and stored.incarnation != self.incarnation:
+            raise Disowned
+        job.cancel_requested = bool(stored and stored.cancel_requested)
+        return job
+
+    async def _retrying(self, call: Callable[..., object], *args: object) -> bool:
+        while True:
+            try:
+                return bool(await call(*args))  # type: ignore[misc]
+            except JobStoreUnavailable as exc:
+                log.warning("job_store_unreachable_retrying", error=str(exc))
+                await asyncio.sleep(STORE_RETRY_S)
+
+    async def _sleep_until(self, monotonic_at: float, job_id: str) -> None:
+        nudge = self._nudges.get(job_id)
+        delay = max(0.0, monotonic_at - time.monotonic())
+        if nudge is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(nudge.wait(), delay)
+        nudge.clear()
+
+    @staticmethod
+    def _message(exc: BaseException, job: Job, event: str) -> str:
+        if isinstance(exc, UserFacingError):
+            log.info(event, job_id=job.id, reason=exc.log_message)
+            return exc.user_message
+        log.error(event, job_id=job.id, exc_info=exc)
+        return FAILED
