@@ -11,8 +11,9 @@ shared/reference/providers.md):
 3. `retrieve(file_id)` → `GET {base}/v1/files/retrieve?file_id=` → a `VideoFile` whose
    `download_url` expires within hours, so download at once;
 4. `download(file, max_bytes)` → the MP4's bytes, or None when it is larger than
-   `max_bytes` (the `Content-Length` is checked first and the stream is abandoned as soon
-   as the cap is passed, so an oversized file is never held in memory).
+   `max_bytes` (the size `retrieve` reported and the `Content-Length` are checked first,
+   and the stream is abandoned as soon as the cap is passed, so an oversized file is
+   never held in memory).
 
 `check_video_request` validates before anything is sent, with Korean messages naming the
 allowed values: `VIDEO_MODELS`, `DURATIONS` (6 or 10 s), `RESOLUTIONS` per model (768P and
@@ -294,7 +295,9 @@ class MiniMaxVideo:
         return await with_retries(self.retry, self._retrieve_once, file_id)
 
     async def download(self, file: VideoFile, max_bytes: int) -> bytes | None:
-        """The file's bytes, or None when it is larger than `max_bytes`."""
+        """The file's bytes, or None when it is larger than `max_bytes`: as `retrieve` said
+        (`file.size`, then nothing is fetched), as the Content-Length says, or as counted
+        while streaming (the stream is dropped at the first byte over the cap)."""
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
         url = self._checked_download_url(file.download_url)
