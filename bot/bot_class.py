@@ -25,16 +25,25 @@ from bot.answering import (
 from bot.command_sync import tree_digest
 from bot.gate import SERVE, Admission, Admit, AnswerGate
 from bot.health_file import write_status
+from bot.job_runner import JobRunner
 from bot.logging_setup import get_logger
 from bot.routed_items import RoutedModal, dispatch_routed_modal
-from bot.router import MESSAGE_COMMAND
+from bot.router import MESSAGE_COMMAND, route
 from bot.status import Counters, InstanceStatus, package_version
 from bot.store import FleetStore, Mode, open_store
+from bot.store.jobs import Job
 from bot.store.startup import FatalRecord, session_start_refusal
 from bot.tasks import stop_task
 from env_manager import PROVIDERS, Settings
 
-EXTENSIONS: tuple[str, ...] = ("commands.utility", "commands.chat", "commands.image")
+EXTENSIONS: tuple[str, ...] = (
+    "commands.utility",
+    "commands.chat",
+    "commands.image",
+    "commands.video",
+)
+# The command a job kind routes as, for adoption (its channel's order for that command).
+JOB_COMMANDS: dict[str, str] = {"video": "비디오"}
 # A routed chat message's handler (the chat area registers one).
 MessageHandler = Callable[[discord.Message], Awaitable[None]]
 
@@ -141,6 +150,18 @@ class MultiInstanceBot(commands.Bot):
         # providers are cooling down, so the next instance serves).
         self.admissions: dict[str, Admit] = {}
         self.gate.admit = self._admit
+        video = settings.video
+        self.job_runner = JobRunner(
+            self.store.jobs,
+            owner=settings.instance_number,
+            incarnation=self.store.incarnation,
+            max_running=video.video_max_running,
+            poll_interval=video.video_poll_interval,
+            deadline_s=video.video_deadline,
+            progress_interval=video.video_progress_interval,
+            adopt_interval=settings.fleet.heartbeat_interval,
+            should_adopt=None if settings.is_single else self._should_adopt,
+        )
         self.counters = Counters()
         self.answers = AnswerPath(self.gate, self.counters)
         self.routed_modals: list[type[RoutedModal]] = []
@@ -158,12 +179,27 @@ class MultiInstanceBot(commands.Bot):
         admit = self.admissions.get(command)
         return SERVE if admit is None else await admit(command)
 
+    def _should_adopt(self, job: Job) -> bool:
+        """A job whose owner stopped announcing itself goes to the first alive instance of
+        its channel's order for its command (the store's compare-and-set keeps it single)."""
+        if self.store.mode is not Mode.REDIS:
+            return False  # an untrusted view could adopt from a live owner
+        view = self.store.liveness.alive_view()
+        if job.owner in view.announcing:
+            return False  # alive (or restarting): it resumes its own jobs
+        command = JOB_COMMANDS.get(job.kind, job.kind)
+        order = route(job.channel_name, command, view.alive, self.gate.table).order
+        heirs = [i for i in order if i in view.alive and i != job.owner]
+        return heirs[:1] == [self.settings.instance_number]
+
     # ---- lifecycle ----
 
     async def setup_hook(self) -> None:
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.store.start(self.status)
+        # Jobs resume over REST alone: a video finished while we were down is delivered now.
+        await self.job_runner.start()
         self._health_task = asyncio.create_task(self._health_loop(), name="health-file")
         await self._wait_out_fatal_close()
         delay = await self.store.startup.restart_delay()
@@ -361,6 +397,7 @@ class MultiInstanceBot(commands.Bot):
         if self._health_task is not None:
             await stop_task(self._health_task)
         await self.answers.close()
+        await self.job_runner.close()
         await self.store.close()
         await super().close()
         self.write_health()

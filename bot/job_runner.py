@@ -124,9 +124,13 @@ class JobRunner:
         self.handlers[kind] = handler
 
     async def start(self) -> None:
-        """Resume this instance's unfinished jobs, then keep looking for orphans."""
+        """Resume this instance's unfinished jobs, then keep looking for orphans (in the
+        background: an unreachable store must not hold up the start)."""
+        self._loop_task = asyncio.create_task(self._resume_then_adopt(), name="job-loop")
+
+    async def _resume_then_adopt(self) -> None:
         await self._resume_own()
-        self._loop_task = asyncio.create_task(self._adopt_loop(), name="job-adopt")
+        await self._adopt_loop()
 
     async def close(self) -> None:
         """Stop driving (jobs stay recorded: this instance or another resumes them)."""
@@ -173,7 +177,7 @@ class JobRunner:
                 log.warning("jobs_resume_waiting_for_store", error=str(exc))
                 await asyncio.sleep(STORE_RETRY_S)
         for job in open_jobs:
-            if job.owner == self.owner and job.id not in self._drivers:
+            if job.owner == self.owner and job.id not in self._drivers and self._handles(job):
                 await self._adopt(job, reason="own")
 
     async def _adopt_loop(self) -> None:
@@ -187,8 +191,11 @@ class JobRunner:
                 continue
             for job in open_jobs:
                 orphan = job.id not in self._drivers and job.owner != self.owner
-                if orphan and self.should_adopt(job):
+                if orphan and self._handles(job) and self.should_adopt(job):
                     await self._adopt(job, reason="orphaned")
+
+    def _handles(self, job: Job) -> bool:
+        return job.kind in self.handlers
 
     async def _adopt(self, job: Job, *, reason: str) -> None:
         if job.incarnation != self.incarnation:

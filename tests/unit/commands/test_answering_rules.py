@@ -42,8 +42,8 @@ ITEMS = members(DynamicItem)
 
 
 def test_the_areas_are_found():
-    assert [c.__name__ for c in COGS] == ["ChatCommands", "ImageCommands", "UtilityCommands"]
-    assert [c.__name__ for c in ITEMS] == ["ImageButton", "RefreshStatusButton"]
+    assert [c.__name__ for c in COGS] == ["ChatCommands", "ImageCommands", "UtilityCommands", "VideoCommands"]
+    assert [c.__name__ for c in ITEMS] == ["CancelButton", "ImageButton", "RefreshStatusButton"]
 
 
 @pytest.mark.parametrize("cog", COGS, ids=lambda c: c.__name__)
