@@ -89,8 +89,13 @@ class Sandbox:
         for session in self.fake.all_sessions:
             assert session.instance == session.label and session.label in labels, session
         # REST by the URL's label; callbacks by their session's, which must be the same.
+        # Followups and edits may come from another instance: in production every session
+        # receives the same interaction token, and a durable job adopted by a peer finishes
+        # through the token its first owner recorded.
         for r in self.fake.requests:
-            assert r.label in labels and r.instance == r.label, f"{r.method} {r.path}: {r}"
+            assert r.label in labels, f"{r.method} {r.path}: {r}"
+            if not r.path.startswith("/webhooks/"):
+                assert r.instance == r.label, f"{r.method} {r.path}: {r}"
 
     def assert_clean(self) -> None:
         """Nothing the double rejected: no spec violations, no double answers, no leaks."""
