@@ -24,6 +24,11 @@ readonly DEFAULT_PROJECT_NAME="discord-multi-bot"
 readonly INSTANCES="1 2 3 4"
 readonly PROVIDERS="OPENAI_API_KEY MINIMAX_API_KEY STABILITY_API_KEY"
 readonly PLACEHOLDER_RE='^your-.*-here$'
+# REDIS_PASSWORD goes into REDIS_URL as it is: URL-safe characters only.
+readonly REDIS_PASSWORD_RE='^[A-Za-z0-9._~-]+$'
+readonly REDIS_PASSWORD_MIN_LENGTH=16
+# What stop / status / logs give Compose when .env.multi has no REDIS_PASSWORD yet.
+readonly REDIS_PASSWORD_STAND_IN="stand-in-for-a-command-that-creates-no-container"
 
 readonly EXIT_RUNTIME=1
 readonly EXIT_USAGE=2
@@ -67,14 +72,17 @@ usage() {
 명령:
   start [--no-wait]    설정 검사 후 이미지를 빌드하고 Redis + bot-1..bot-4 를 시작합니다.
                        (기본: 4개 모두 healthy 가 될 때까지 기다린 뒤 상태를 보여 줍니다)
+                       $ENV_FILE 에 REDIS_PASSWORD 가 없으면 만들어 적습니다 (값은 출력 안 함).
   stop                 모두 중지하고 컨테이너를 지웁니다 (Redis 데이터 볼륨은 유지).
   restart              설정 검사 후 stop + start (.env.multi 변경을 반영할 때).
+                       REDIS_PASSWORD 는 start 와 같이 없으면 만듭니다.
   status               컨테이너 상태(state/health)와 플릿 요약(bot-4 가 Redis 에서 읽음).
   logs [n|all] [-f] [--tail N]
                        로그 보기. n = 인스턴스 번호(1-4) 또는 redis, 기본 all.
                        -f 는 계속 따라가기 (Ctrl+C 로 종료).
   update               무중단 업데이트: 설정 검사 -> 빌드 -> Redis 이미지 갱신 ->
                        bot-1..bot-4 를 하나씩 교체하고 각각 healthy 가 되면 다음으로.
+                       REDIS_PASSWORD 가 없으면 만들지 않고 멈춥니다 (먼저 restart).
   help                 이 도움말.
 
 환경 변수:
@@ -111,8 +119,9 @@ read_project_name() {
     printf '%s' "${name:-$DEFAULT_PROJECT_NAME}"
 }
 
+# --env-file: Compose fills in ${REDIS_PASSWORD} (and ${REDIS_URL}) from .env.multi.
 compose() {
-    docker compose -p "$PROJECT_NAME" -f "$COMPOSE_FILE_NAME" "$@"
+    docker compose -p "$PROJECT_NAME" -f "$COMPOSE_FILE_NAME" --env-file "$ENV_FILE" "$@"
 }
 
 # --- preflight: docker -------------------------------------------------------------------
@@ -158,6 +167,24 @@ require_env_file() {
 # --- .env.multi parsing (never sourced: it is data, not a script) ------------------------
 
 ENV_KEYS=" "
+LINE_KEY=""
+LINE_REST=""
+
+# parse_env_line LINE -> true for a KEY=VALUE line: LINE_KEY = the key, LINE_REST = all after
+# the first `=`. Handles blank lines, comments, `export `, CRLF and a UTF-8 BOM.
+parse_env_line() {
+    local line=$1
+    line=${line%$'\r'}
+    line=${line#$'\xef\xbb\xbf'}
+    line=${line#"${line%%[![:space:]]*}"}
+    case $line in '' | '#'*) return 1 ;; esac
+    line=${line#export }
+    case $line in *=*) ;; *) return 1 ;; esac
+    LINE_KEY=${line%%=*}
+    LINE_KEY=${LINE_KEY%"${LINE_KEY##*[![:space:]]}"}
+    case $LINE_KEY in '' | [0-9]* | *[!A-Za-z0-9_]*) return 1 ;; esac
+    LINE_REST=${line#*=}
+}
 
 # Reads KEY=VALUE lines into variables ENVF_<KEY>. Handles comments, blank lines, `export `,
 # CRLF, a UTF-8 BOM, quoted values and trailing ` # comments`. The last assignment wins.
@@ -165,16 +192,9 @@ load_env_file() {
     local line key value
     ENV_KEYS=" "
     while IFS= read -r line || [ -n "$line" ]; do
-        line=${line%$'\r'}
-        line=${line#$'\xef\xbb\xbf'}
-        line=${line#"${line%%[![:space:]]*}"}
-        case $line in '' | '#'*) continue ;; esac
-        line=${line#export }
-        case $line in *=*) ;; *) continue ;; esac
-        key=${line%%=*}
-        key=${key%"${key##*[![:space:]]}"}
-        case $key in '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
-        value=${line#*=}
+        parse_env_line "$line" || continue
+        key=$LINE_KEY
+        value=$LINE_REST
         value=${value#"${value%%[![:space:]]*}"}
         case $value in
             \"*) value=${value#\"} && value=${value%%\"*} ;;
@@ -311,6 +331,147 @@ warn_env_permissions() {
     return 0
 }
 
+# --- Redis password ----------------------------------------------------------------------
+# Redis holds interaction tokens of long jobs, so the compose redis requires REDIS_PASSWORD
+# (docker-compose.multi.yml). It lives in .env.multi only; this script creates it there once
+# and never prints it.
+
+# random_hex -> 64 hex digits (32 random bytes) on stdout: `openssl rand` when it works, else
+# od on /dev/urandom (both exist on a plain Linux and macOS). Fails when neither does.
+random_hex() {
+    local value=""
+    if command -v openssl >/dev/null 2>&1; then
+        value=$(openssl rand -hex 32 2>/dev/null) || value=""
+    fi
+    if ! [[ $value =~ ^[0-9a-f]{64}$ ]]; then
+        value=$(od -An -v -tx1 -N32 /dev/urandom 2>/dev/null) || value=""
+        value=${value//[[:space:]]/}
+    fi
+    [[ $value =~ ^[0-9a-f]{64}$ ]] || return 1
+    printf '%s' "$value"
+}
+
+# write_redis_password VALUE: the last REDIS_PASSWORD=... line of .env.multi (the one that
+# counts) gets VALUE after its `=`; without such a line, two lines are appended. Every other
+# byte stays as it was, and so do the file's mode and owner: it is written in place, never
+# replaced by a new file.
+write_redis_password() {
+    local value=$1 line cr="" content="" i n found=-1 terminated=1
+    local -a lines
+    lines=()
+    while :; do
+        if IFS= read -r line; then
+            lines+=("$line")
+        else
+            if [ -n "$line" ]; then
+                lines+=("$line")
+                terminated=0
+            fi
+            break
+        fi
+    done <"$ENV_FILE"
+    n=${#lines[@]}
+    for ((i = 0; i < n; i++)); do
+        if parse_env_line "${lines[i]}" && [ "$LINE_KEY" = REDIS_PASSWORD ]; then
+            found=$i
+        fi
+    done
+    if [ "$n" -gt 0 ]; then
+        case ${lines[0]} in *$'\r') cr=$'\r' ;; esac
+    fi
+    if [ "$found" -lt 0 ]; then
+        {
+            [ "$terminated" = 1 ] || printf '\n'
+            printf '%s\n' "# Redis 비밀번호: 배포 스크립트가 만들었습니다. 바꾸는 법은 README_MULTI.md$cr"
+            printf '%s\n' "REDIS_PASSWORD=$value$cr"
+        } >>"$ENV_FILE"
+        return 0
+    fi
+    for ((i = 0; i < n; i++)); do
+        line=${lines[i]}
+        if [ "$i" -eq "$found" ]; then
+            cr=""
+            case $line in *$'\r') cr=$'\r' ;; esac
+            line="${line%%REDIS_PASSWORD*}REDIS_PASSWORD=$value$cr"
+        fi
+        content+=$line
+        if [ "$i" -lt $((n - 1)) ] || [ "$terminated" = 1 ]; then
+            content+=$'\n'
+        fi
+    done
+    printf '%s' "$content" >"$ENV_FILE"
+}
+
+check_redis_password() {
+    if ! [[ $1 =~ $REDIS_PASSWORD_RE ]]; then
+        error "$ENV_FILE 의 REDIS_PASSWORD 에는 영문자, 숫자와 . _ ~ - 만 쓸 수 있습니다 (REDIS_URL 안에 그대로 들어갑니다)."
+        say "값을 고치거나, 값을 비워 두면 start 가 새로 만듭니다." >&2
+        exit "$EXIT_USAGE"
+    fi
+    if [ "${#1}" -lt "$REDIS_PASSWORD_MIN_LENGTH" ]; then
+        warn "$ENV_FILE 의 REDIS_PASSWORD 가 ${REDIS_PASSWORD_MIN_LENGTH}자보다 짧습니다. 길고 무작위인 값을 권장합니다 (비워 두면 start 가 만듭니다)."
+    fi
+    return 0
+}
+
+# ensure_redis_password generate|require: .env.multi must hold a usable REDIS_PASSWORD.
+#   generate (start, restart): a missing, empty or placeholder one is created and written.
+#   require (update): refuse instead. A rolling update cannot change the password: the bots
+#   not replaced yet would lose Redis until their turn.
+ensure_redis_password() {
+    local mode=$1 generated
+    load_env_file
+    env_get REDIS_PASSWORD
+    if is_filled "$REPLY"; then
+        check_redis_password "$REPLY"
+        return 0
+    fi
+    if [ "$mode" != generate ]; then
+        error "$ENV_FILE 에 REDIS_PASSWORD 가 없습니다 (또는 비어 있거나 예시 값입니다)."
+        say "무중단 update 는 Redis 비밀번호를 새로 정하지 않습니다: 아직 교체되지 않은 인스턴스가 Redis 에 접속하지 못하게 됩니다." >&2
+        say "한 번 '$PROG restart' 를 실행하세요. 비밀번호를 만들어 $ENV_FILE 에 적고 모두 다시 시작합니다." >&2
+        exit "$EXIT_USAGE"
+    fi
+    if [ ! -w "$ENV_FILE" ]; then
+        error "$ENV_FILE 에 쓸 수 없어 REDIS_PASSWORD 를 만들지 못했습니다."
+        say "파일 권한을 고치거나, 직접 REDIS_PASSWORD=<긴 무작위 값> 줄을 넣으세요 (예: openssl rand -hex 32 의 출력)." >&2
+        exit "$EXIT_USAGE"
+    fi
+    generated=$(random_hex) ||
+        die "$EXIT_RUNTIME" "무작위 값을 만들지 못했습니다 (openssl 도 /dev/urandom 도 쓸 수 없음). $ENV_FILE 에 REDIS_PASSWORD=<긴 무작위 값> 을 직접 넣으세요."
+    write_redis_password "$generated"
+    load_env_file
+    env_get REDIS_PASSWORD
+    [ "$REPLY" = "$generated" ] ||
+        die "$EXIT_RUNTIME" "$ENV_FILE 에 REDIS_PASSWORD 를 적지 못했습니다. 파일을 확인하세요."
+    ok "$ENV_FILE: REDIS_PASSWORD 가 없어서 새로 만들어 적었습니다 (값은 출력하지 않습니다)."
+}
+
+# A REDIS_URL in .env.multi naming the compose redis without the password cannot log in.
+check_redis_url() {
+    env_get REDIS_URL
+    case $REPLY in
+        redis://redis | redis://redis:* | redis://redis/*)
+            error "$ENV_FILE 의 REDIS_URL 이 compose 의 redis 를 비밀번호 없이 가리킵니다."
+            say "그 줄을 지우거나 주석(#)으로 만드세요. 그러면 비밀번호가 든 주소를 compose 가 넣습니다." >&2
+            exit "$EXIT_USAGE"
+            ;;
+    esac
+    return 0
+}
+
+# stop, status and logs create no container, but Compose reads the whole file and refuses an
+# empty REDIS_PASSWORD, which .env.multi lacks until the first start: give them a stand-in.
+stand_in_redis_password() {
+    load_env_file
+    env_get REDIS_PASSWORD
+    if [ -z "$REPLY" ]; then
+        REDIS_PASSWORD=$REDIS_PASSWORD_STAND_IN
+        export REDIS_PASSWORD
+    fi
+    return 0
+}
+
 # --- preparation -------------------------------------------------------------------------
 
 # The image runs as the operator's UID/GID so ./logs/bot-N stay writable (root -> 1000).
@@ -356,10 +517,13 @@ validate_config_in_image() {
 }
 
 # Everything start / restart / update do before touching running containers.
+# $1: what to do without a REDIS_PASSWORD (generate or require, see ensure_redis_password).
 prepare() {
     require_docker
     require_env_file
     check_keys
+    ensure_redis_password "$1"
+    check_redis_url
     warn_env_permissions
     set_app_ids
     ensure_log_dirs
@@ -446,7 +610,7 @@ parse_wait_option() {
 
 cmd_start() {
     parse_wait_option start "$@"
-    prepare
+    prepare generate
     launch "$WAIT_FOR_HEALTH"
 }
 
@@ -454,6 +618,7 @@ cmd_stop() {
     [ $# -eq 0 ] || usage_error "stop 은 인자를 받지 않습니다."
     require_docker
     require_env_file
+    stand_in_redis_password
     info "중지: 모든 컨테이너 (Redis 데이터 볼륨은 유지)"
     compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
     ok "중지 완료."
@@ -461,7 +626,7 @@ cmd_stop() {
 
 cmd_restart() {
     parse_wait_option restart "$@"
-    prepare
+    prepare generate
     info "중지 (Redis 데이터 볼륨은 유지)"
     compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
     launch "$WAIT_FOR_HEALTH"
@@ -471,6 +636,7 @@ cmd_status() {
     [ $# -eq 0 ] || usage_error "status 는 인자를 받지 않습니다."
     require_docker
     require_env_file
+    stand_in_redis_password
     show_status
 }
 
@@ -495,6 +661,7 @@ cmd_logs() {
     case $tail in '' | *[!0-9]*) usage_error "logs: --tail 은 숫자여야 합니다 ('$tail')." ;; esac
     require_docker
     require_env_file
+    stand_in_redis_password
     local args=(logs --tail "$tail")
     [ "$follow" = "0" ] || args+=(-f)
     [ -z "$target" ] || args+=("$target")
@@ -504,7 +671,7 @@ cmd_logs() {
 cmd_update() {
     [ $# -eq 0 ] || usage_error "update 는 인자를 받지 않습니다."
     local n m rest
-    prepare
+    prepare require
     info "Redis 이미지 갱신"
     compose pull redis || warn "Redis 이미지를 받지 못했습니다. 지금 이미지로 계속합니다."
     compose up -d redis || die "$EXIT_RUNTIME" "Redis 를 시작하지 못했습니다."
@@ -556,6 +723,12 @@ main() {
 
     check_tunables
     require_compose_file
+    # Compose takes REDIS_PASSWORD and REDIS_URL from .env.multi (--env-file) only: a shell
+    # variable of the same name would win over the file (say, a REDIS_URL exported for dev.py).
+    if [ -n "${REDIS_PASSWORD:-}" ]; then
+        warn "환경 변수 REDIS_PASSWORD 는 쓰지 않습니다. $ENV_FILE 의 값을 씁니다."
+    fi
+    unset REDIS_PASSWORD REDIS_URL
     PROJECT_NAME=$(read_project_name)
     readonly PROJECT_NAME
 

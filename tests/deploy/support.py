@@ -8,10 +8,11 @@ environment variables.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,22 +23,61 @@ COMPOSE_FILE = "docker-compose.multi.yml"
 PROJECT_NAME = "discord-multi-bot"
 SEP = "\x1f"
 
+# The Redis password of a fleet that was started before (start writes one when missing).
+FAKE_REDIS_PASSWORD = "fakeRedisPassword-S3CR3T-0123456789"
 # Fake but distinctive values: none of them may ever show up in the script's output.
 FAKE_KEYS: dict[str, str] = {
     "DISCORD_TOKEN": "fake.discord-token.S3CR3T0",
     **{f"OPENAI_API_KEY_{n}": f"sk-fake-openai-{n}-S3CR3T{n}" for n in range(1, 5)},
     **{f"MINIMAX_API_KEY_{n}": f"fake-minimax-{n}-S3CR3T{n}" for n in range(1, 5)},
     **{f"STABILITY_API_KEY_{n}": f"sk-fake-stability-{n}-S3CR3T{n}" for n in range(1, 5)},
+    "REDIS_PASSWORD": FAKE_REDIS_PASSWORD,
 }
 
 # Programs deploy-multi.sh (and the stub) may use; PATH holds nothing else, so a
 # `docker` installed on the machine can never be picked up by accident.
-SYSTEM_TOOLS = ("bash", "env", "cat", "find", "mkdir", "id", "chown", "sleep")
+# od is the script's source of randomness when openssl is missing (as it is here: tests
+# that want openssl put a stub of it next to the stub docker).
+SYSTEM_TOOLS = ("bash", "env", "cat", "find", "mkdir", "id", "chown", "sleep", "od")
 
 STUB_DOCKER = r"""#!__BASH__
-# Stub docker for tests/deploy: logs argv (with the working directory) and fakes answers.
+# Stub docker for tests/deploy: logs the working directory, the REDIS_PASSWORD and REDIS_URL a
+# compose call would interpolate, and argv; fakes answers.
+
+# compose_var NAME ARGS...: what Compose would put in ${NAME}: the environment wins, else the
+# last NAME= line of the --env-file (Compose reads no other file when one is given).
+compose_var() {
+    local name=$1 envfile="" line value=""
+    shift 2  # NAME compose
+    while [ $# -gt 1 ]; do  # global options, up to the sub-command
+        case $1 in
+            --env-file) envfile=$2; shift 2 ;;
+            -p | -f | --project-name | --file | --profile | --project-directory) shift 2 ;;
+            -*) shift ;;
+            *) break ;;
+        esac
+    done
+    if [ -n "${!name+set}" ]; then
+        printf '%s' "${!name}"
+        return 0
+    fi
+    [ -n "$envfile" ] && [ -f "$envfile" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%$'\r'}
+        line=${line#"${line%%[![:space:]]*}"}
+        line=${line#export }
+        case $line in "$name="*) value=${line#"$name="} ;; esac
+    done <"$envfile"
+    printf '%s' "$value"
+}
+
+password="" url=""
+if [ "${1:-}" = "compose" ]; then
+    password=$(compose_var REDIS_PASSWORD "$@")
+    url=$(compose_var REDIS_URL "$@")
+fi
 {
-    printf '%s' "$PWD"
+    printf '%s\037%s\037%s' "$PWD" "$password" "$url"
     for a in "$@"; do printf '\037%s' "$a"; done
     printf '\n'
 } >>"$STUB_LOG"
@@ -68,6 +108,15 @@ if [ "${1:-}" = "compose" ]; then
     if [ -n "$file" ] && [ ! -f "$file" ]; then
         echo "open $PWD/$file: no such file or directory" >&2
         exit 14
+    fi
+    # Compose interpolates the whole file first: ${REDIS_PASSWORD:?...} refuses an empty one.
+    if [ -n "$file" ] && [ -z "$password" ]; then
+        case $(<"$file") in
+            *'${REDIS_PASSWORD:?'*)
+                echo "required variable REDIS_PASSWORD is missing a value" >&2
+                exit 1
+                ;;
+        esac
     fi
     last=""
     service=""
@@ -136,6 +185,52 @@ exit 0
 """
 
 
+class MissingVariable(Exception):
+    """${VAR:?message} met an unset or empty VAR: Compose stops with this message."""
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """Compose's interpolation, for the forms docker-compose.multi.yml uses: `$$`, `${VAR}`,
+    `${VAR:-default}` (the default interpolated in turn) and `${VAR:?message}`.
+
+    Anything else raises ValueError, so a new form gets noticed here before it is relied on.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("${", i):
+            depth, j = 1, i + 2
+            while depth:
+                if j >= len(text):
+                    raise ValueError(f"unclosed ${{ in {text!r}")
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+            out.append(_expand(text[i + 2 : j - 1], env))
+            i = j
+        elif text[i] == "$":
+            raise ValueError(f"bare $ in {text!r}: write $$ or ${{VAR}}")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _expand(body: str, env: Mapping[str, str]) -> str:
+    match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", body, re.DOTALL)
+    if not match:
+        raise ValueError(f"unsupported interpolation ${{{body}}}")
+    name, op, rest = match.groups()
+    value = env.get(name, "")
+    if op == ":-" and not value:
+        return interpolate(rest, env)
+    if op == ":?" and not value:
+        raise MissingVariable(f"required variable {name} is missing a value: {rest}")
+    return value
+
+
 def find_tool(name: str) -> str:
     """A dev-dependency binary: next to this interpreter (the venv), else on PATH.
 
@@ -159,14 +254,18 @@ def find_tool(name: str) -> str:
 class Call:
     cwd: str
     argv: list[str]
+    # What Compose would interpolate for ${REDIS_PASSWORD} and ${REDIS_URL} ("" for other
+    # docker calls, and for a variable neither the environment nor the env file sets).
+    redis_password: str = ""
+    redis_url: str = ""
 
     @property
     def compose_args(self) -> list[str]:
-        """argv after `compose -p NAME -f FILE` (empty when not a compose call)."""
+        """argv after `compose -p NAME -f FILE --env-file FILE` (empty when not compose)."""
         if self.argv[:1] != ["compose"]:
             return []
         args = self.argv[1:]
-        while args and args[0] in ("-p", "-f"):
+        while args and args[0] in ("-p", "-f", "--env-file"):
             args = args[2:]
         return args
 
@@ -282,6 +381,6 @@ class DeployRepo:
         calls = []
         if self.log.exists():
             for line in self.log.read_text().splitlines():
-                cwd_, *argv = line.split(SEP)
-                calls.append(Call(cwd_, argv))
+                cwd_, password, url, *argv = line.split(SEP)
+                calls.append(Call(cwd_, argv, password, url))
         return Result(proc.returncode, proc.stdout, proc.stderr, calls)

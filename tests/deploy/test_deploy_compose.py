@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from .support import COMPOSE_FILE, PROJECT_NAME, REPO
+from .support import COMPOSE_FILE, PROJECT_NAME, REPO, MissingVariable, interpolate
 
 BOTS = [f"bot-{n}" for n in range(1, 5)]
+# The bots' REDIS_URL: one set in .env.multi, else the compose redis with its password.
+BOT_REDIS_URL = "${REDIS_URL:-redis://:${REDIS_PASSWORD}@redis:6379/0}"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_bots_are_one_definition_merged_four_times(raw: str) -> None:
 @pytest.mark.parametrize("n", range(1, 5))
 def test_bot_service(services, n: int) -> None:
     bot = services[f"bot-{n}"]
-    assert bot["environment"] == {"INSTANCE_ID": str(n)}
+    assert bot["environment"] == {"INSTANCE_ID": str(n), "REDIS_URL": BOT_REDIS_URL}
     env_file = bot["env_file"]
     assert env_file == ".env.multi" or env_file == [".env.multi"]
     assert bot["depends_on"] == {"redis": {"condition": "service_healthy"}}
@@ -77,9 +79,78 @@ def test_all_bots_share_build_and_image(services) -> None:
 
 
 def test_no_secret_in_the_compose_file(services) -> None:
+    """Only references to .env.multi: the password itself is never written here."""
+    allowed = {
+        "INSTANCE_ID": None,  # any literal: 1..4
+        "REDIS_URL": BOT_REDIS_URL,
+        "REDISCLI_AUTH": "${REDIS_PASSWORD}",
+    }
     for name, service in services.items():
         env = service.get("environment", {})
-        assert set(env) <= {"INSTANCE_ID"}, f"{name}: secrets belong in .env.multi"
+        assert set(env) <= set(allowed), f"{name}: secrets belong in .env.multi"
+        for key, value in env.items():
+            assert allowed[key] is None or value == allowed[key], f"{name}: {key}={value}"
+
+
+def test_compose_reads_only_these_variables(raw: str) -> None:
+    """APP_UID/APP_GID come from the scripts, the rest from .env.multi (--env-file)."""
+    names = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", raw))
+    assert names == {"APP_UID", "APP_GID", "REDIS_PASSWORD", "REDIS_URL"}
+    assert "$$" not in raw
+
+
+def test_redis_requires_the_password(services) -> None:
+    redis = services["redis"]
+    command = redis["command"]
+    assert isinstance(command, list), "exec form: the password must stay one argument"
+    assert command.count("--requirepass") == 1
+    password = command[command.index("--requirepass") + 1]
+    assert password.startswith("${REDIS_PASSWORD:?"), "Compose must refuse an empty password"
+    assert interpolate(password, {"REDIS_PASSWORD": "pw-0123456789abcdef"}) == (
+        "pw-0123456789abcdef"
+    )
+    for env in ({}, {"REDIS_PASSWORD": ""}):
+        with pytest.raises(MissingVariable) as refused:
+            interpolate(password, env)
+        assert "./deploy-multi.sh start" in str(refused.value)
+        assert "--env-file .env.multi" in str(refused.value)
+
+
+def test_redis_healthcheck_logs_in_without_the_password_on_its_command_line(services) -> None:
+    redis = services["redis"]
+    assert redis["environment"] == {"REDISCLI_AUTH": "${REDIS_PASSWORD}"}
+    test = redis["healthcheck"]["test"]
+    assert test == ["CMD-SHELL", "redis-cli ping | grep -q PONG"]
+    assert "PASSWORD" not in " ".join(test) and " -a " not in " ".join(test)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"REDIS_PASSWORD": "0123456789abcdef"}, "redis://:0123456789abcdef@redis:6379/0"),
+        (
+            {"REDIS_PASSWORD": "0123456789abcdef", "REDIS_URL": ""},
+            "redis://:0123456789abcdef@redis:6379/0",
+        ),
+        (
+            {"REDIS_PASSWORD": "0123456789abcdef", "REDIS_URL": "rediss://:x@cache.example:6380/2"},
+            "rediss://:x@cache.example:6380/2",
+        ),
+    ],
+)
+def test_bots_reach_redis_with_the_password_unless_redis_url_is_set(
+    services, env: dict[str, str], expected: str
+) -> None:
+    for bot in BOTS:
+        assert interpolate(services[bot]["environment"]["REDIS_URL"], env) == expected
+
+
+def test_nothing_is_published_on_the_host(services) -> None:
+    """Redis holds interaction tokens: only the bots, on the project network, reach it."""
+    for name, service in services.items():
+        assert "ports" not in service, f"{name} publishes a port"
+        assert service.get("network_mode") is None, f"{name} leaves the project network"
+    assert "expose" not in services["redis"]
 
 
 def test_redis(compose, services) -> None:

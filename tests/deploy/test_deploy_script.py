@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .support import COMPOSE_FILE, FAKE_KEYS, PROJECT_NAME, REPO, Call, DeployRepo, Result
+from .support import (
+    COMPOSE_FILE,
+    FAKE_KEYS,
+    FAKE_REDIS_PASSWORD,
+    PROJECT_NAME,
+    REPO,
+    Call,
+    DeployRepo,
+    Result,
+)
 
 PLACEHOLDER = "your-openai-api-key-1-here"
 
@@ -128,7 +138,9 @@ def test_every_compose_call_uses_the_compose_file_and_project_name(deploy: Deplo
         assert call.cwd == str(deploy.dir)
         if call.argv == ["compose", "version"]:
             continue
-        assert call.argv[1:5] == ["-p", PROJECT_NAME, "-f", COMPOSE_FILE], str(call)
+        assert call.argv[1:7] == [
+            *("-p", PROJECT_NAME, "-f", COMPOSE_FILE, "--env-file", ".env.multi")
+        ], str(call)
 
 
 def test_project_name_is_read_from_the_compose_file(deploy: DeployRepo) -> None:
@@ -471,6 +483,288 @@ def test_update_stops_when_redis_is_not_healthy(deploy: DeployRepo) -> None:
     result = deploy.run("update", STUB_NEVER_HEALTHY="redis", HEALTH_TIMEOUT="1")
     assert result.returncode == 1
     assert not [c for c in result.calls if c.compose_args[:3] == ["up", "-d", "--no-deps"]]
+
+
+# --- Redis password ----------------------------------------------------------------------
+
+GENERATED_COMMENT = "# Redis 비밀번호: 배포 스크립트가 만들었습니다. 바꾸는 법은 README_MULTI.md"
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def env_password(deploy: DeployRepo) -> str:
+    """The value of the last REDIS_PASSWORD= line of .env.multi (the one that counts)."""
+    text = deploy.env_file.read_bytes()
+    values = re.findall(rb"^[ \t]*(?:export )?REDIS_PASSWORD=(.*?)\r?$", text, re.M)
+    assert values, "no REDIS_PASSWORD line"
+    return values[-1].decode()
+
+
+def without_password(deploy: DeployRepo) -> bytes:
+    deploy.write_env({**FAKE_KEYS, "REDIS_PASSWORD": None})
+    before = deploy.env_file.read_bytes()
+    assert b"\nREDIS_PASSWORD=" not in before
+    return before
+
+
+def stub_openssl(deploy: DeployRepo, body: str) -> Path:
+    """An `openssl` next to the stub docker; it logs its arguments to the returned file."""
+    log = deploy.root / "openssl-args"
+    stub = deploy.stubbin / "openssl"
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >>"{log}"\n{body}\n')
+    stub.chmod(0o755)
+    return log
+
+
+def compose_calls(result: Result) -> list[Call]:
+    return [c for c in result.calls if c.argv[:1] == ["compose"] and c.argv[1:2] != ["version"]]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644])
+def test_start_appends_a_generated_password_and_keeps_the_rest(deploy: DeployRepo, mode) -> None:
+    before = without_password(deploy)
+    deploy.env_file.chmod(mode)
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+
+    after = deploy.env_file.read_bytes()
+    password = env_password(deploy)
+    assert HEX64.fullmatch(password), "64 hex digits: 32 random bytes"
+    assert after == before + f"{GENERATED_COMMENT}\nREDIS_PASSWORD={password}\n".encode()
+    assert deploy.env_file.stat().st_mode & 0o777 == mode
+    # it says so, without the value; Compose got the new password for every call
+    assert "REDIS_PASSWORD 가 없어서 새로 만들어 적었습니다" in result.stdout
+    assert password not in result.output
+    assert {c.redis_password for c in compose_calls(result)} == {password}
+
+
+def test_a_second_start_keeps_the_generated_password(deploy: DeployRepo) -> None:
+    without_password(deploy)
+    assert deploy.run("start").returncode == 0
+    first = deploy.env_file.read_bytes()
+    password = env_password(deploy)
+
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    assert deploy.env_file.read_bytes() == first
+    assert "새로 만들어" not in result.output
+    assert {c.redis_password for c in compose_calls(result)} == {password}
+
+
+def test_start_keeps_an_existing_password_untouched(deploy: DeployRepo) -> None:
+    before = deploy.env_file.read_bytes()
+    assert f"\nREDIS_PASSWORD={FAKE_REDIS_PASSWORD}\n".encode() in before
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    assert deploy.env_file.read_bytes() == before
+    assert {c.redis_password for c in compose_calls(result)} == {FAKE_REDIS_PASSWORD}
+    assert_no_secret(result)
+
+
+@pytest.mark.parametrize(
+    ("line", "kept_prefix"),
+    [
+        (b"REDIS_PASSWORD=", b""),
+        (b"REDIS_PASSWORD=your-redis-password-here", b""),
+        (b'export REDIS_PASSWORD=""', b"export "),
+        (b"  REDIS_PASSWORD = ", b"  "),
+    ],
+)
+def test_start_fills_an_empty_or_placeholder_password_in_place(
+    deploy: DeployRepo, line: bytes, kept_prefix: bytes
+) -> None:
+    without_password(deploy)
+    lines = deploy.env_file.read_bytes().split(b"\n")
+    lines.insert(1, line)  # right after the header's first line, far from the end
+    before = b"\n".join(lines)
+    deploy.env_file.write_bytes(before)
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+
+    password = env_password(deploy)
+    assert HEX64.fullmatch(password)
+    lines[1] = kept_prefix + b"REDIS_PASSWORD=" + password.encode()
+    assert deploy.env_file.read_bytes() == b"\n".join(lines)
+    assert password not in result.output
+
+
+def test_crlf_and_an_unterminated_last_line_are_respected(deploy: DeployRepo) -> None:
+    body = "\r\n".join(f"{k}={v}" for k, v in FAKE_KEYS.items() if k != "REDIS_PASSWORD")
+    deploy.env_file.write_bytes(body.encode())  # no line break after the last line
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    password = env_password(deploy)
+    expected = f"{body}\n{GENERATED_COMMENT}\r\nREDIS_PASSWORD={password}\r\n"
+    assert deploy.env_file.read_bytes() == expected.encode()
+
+    filled = deploy.env_file.read_bytes()
+    deploy.env_file.write_bytes(filled.replace(f"={password}\r".encode(), b"=\r"))
+    assert deploy.run("start").returncode == 0
+    again = env_password(deploy)
+    assert again != password
+    assert deploy.env_file.read_bytes() == filled.replace(password.encode(), again.encode())
+
+
+def test_the_password_comes_from_openssl_when_it_works(deploy: DeployRepo) -> None:
+    without_password(deploy)
+    args = stub_openssl(deploy, "echo " + "5a" * 32)
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    assert args.read_text() == "rand -hex 32\n"
+    assert env_password(deploy) == "5a" * 32
+
+
+@pytest.mark.parametrize("body", ["exit 1", "echo not-hex", "echo " + "AB" * 32])
+def test_without_a_working_openssl_the_password_comes_from_urandom(
+    deploy: DeployRepo, body: str
+) -> None:
+    without_password(deploy)
+    args = stub_openssl(deploy, body)
+    passwords = []
+    for _ in range(2):
+        deploy.write_env({**FAKE_KEYS, "REDIS_PASSWORD": ""})
+        result = deploy.run("start")
+        assert result.returncode == 0, result.describe()
+        passwords.append(env_password(deploy))
+    assert args.read_text() == "rand -hex 32\n" * 2  # tried first
+    assert all(HEX64.fullmatch(p) for p in passwords)
+    assert passwords[0] != passwords[1]
+
+
+def test_no_source_of_randomness_is_a_clear_error(deploy: DeployRepo) -> None:
+    before = without_password(deploy)
+    (deploy.sysbin / "od").unlink()
+    result = deploy.run("start")
+    assert result.returncode == 1, result.describe()
+    assert "REDIS_PASSWORD=<긴 무작위 값>" in result.stderr
+    assert deploy.env_file.read_bytes() == before
+    assert_never_started(result)
+
+
+def test_missing_keys_leave_the_password_for_later(deploy: DeployRepo) -> None:
+    deploy.write_env({**FAKE_KEYS, "REDIS_PASSWORD": None, "DISCORD_TOKEN": ""})
+    before = deploy.env_file.read_bytes()
+    result = deploy.run("start")
+    assert result.returncode == 2
+    assert deploy.env_file.read_bytes() == before
+
+
+def test_restart_generates_a_missing_password_before_stopping(deploy: DeployRepo) -> None:
+    without_password(deploy)
+    result = deploy.run("restart")
+    assert result.returncode == 0, result.describe()
+    password = env_password(deploy)
+    assert HEX64.fullmatch(password)
+    down = result.compose("down")
+    assert len(down) == 1 and down[0].redis_password == password
+    assert result.compose("up", "-d")[0].redis_password == password
+    assert password not in result.output
+
+
+def test_only_the_line_that_counts_is_filled(deploy: DeployRepo) -> None:
+    """Two REDIS_PASSWORD lines: the last one wins (for Compose and the script alike)."""
+    without_password(deploy)
+    before = deploy.env_file.read_bytes()
+    deploy.env_file.write_bytes(
+        b"REDIS_PASSWORD=overridden-0123456789\n" + before + b"REDIS_PASSWORD=\n"
+    )
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    password = env_password(deploy)
+    assert HEX64.fullmatch(password)
+    assert deploy.env_file.read_bytes() == (
+        b"REDIS_PASSWORD=overridden-0123456789\n" + before + f"REDIS_PASSWORD={password}\n".encode()
+    )
+
+
+def test_update_refuses_to_invent_a_password(deploy: DeployRepo) -> None:
+    before = without_password(deploy)
+    result = deploy.run("update")
+    assert result.returncode == 2, result.describe()
+    assert "REDIS_PASSWORD" in result.stderr
+    assert "./deploy-multi.sh restart" in result.stderr
+    assert deploy.env_file.read_bytes() == before
+    assert_never_started(result)
+    assert not result.compose("pull")
+
+
+def test_update_with_a_password_changes_nothing_in_the_env_file(deploy: DeployRepo) -> None:
+    before = deploy.env_file.read_bytes()
+    result = deploy.run("update")
+    assert result.returncode == 0, result.describe()
+    assert deploy.env_file.read_bytes() == before
+    assert result.compose("up", "-d", "redis")[0].redis_password == FAKE_REDIS_PASSWORD
+
+
+@pytest.mark.parametrize("args", [["stop"], ["status"], ["logs", "2"]])
+def test_commands_that_create_no_container_work_before_the_first_start(
+    deploy: DeployRepo, args: list[str]
+) -> None:
+    before = without_password(deploy)
+    result = deploy.run(*args)
+    assert result.returncode == 0, result.describe()
+    assert deploy.env_file.read_bytes() == before
+    calls = compose_calls(result)
+    assert calls
+    stand_in = "stand-in-for-a-command-that-creates-no-container"
+    assert {c.redis_password for c in calls} == {stand_in}
+    assert not result.compose("up") and not result.compose("run")
+
+
+@pytest.mark.parametrize("args", [["stop"], ["status"]])
+def test_commands_that_create_no_container_use_a_set_password(deploy: DeployRepo, args) -> None:
+    result = deploy.run(*args)
+    assert {c.redis_password for c in compose_calls(result)} == {FAKE_REDIS_PASSWORD}
+
+
+def test_shell_variables_cannot_override_the_env_file(deploy: DeployRepo) -> None:
+    result = deploy.run(
+        "start",
+        REDIS_PASSWORD="from-the-shell-0123456789",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.describe()
+    assert {c.redis_password for c in compose_calls(result)} == {FAKE_REDIS_PASSWORD}
+    assert {c.redis_url for c in compose_calls(result)} == {""}  # compose's default applies
+    assert "환경 변수 REDIS_PASSWORD 는 쓰지 않습니다" in result.stderr
+    assert "from-the-shell-0123456789" not in result.output
+
+
+def test_a_redis_url_in_the_env_file_reaches_compose(deploy: DeployRepo) -> None:
+    external = "rediss://:x@cache.example:6380/2"
+    deploy.write_env({**FAKE_KEYS, "REDIS_URL": external})
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    assert {c.redis_url for c in compose_calls(result)} == {external}
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://redis:6379/0", "redis://redis", "redis://redis/0", "redis://redis:6379"]
+)
+def test_a_redis_url_to_the_compose_redis_without_password_is_refused(
+    deploy: DeployRepo, url: str
+) -> None:
+    deploy.write_env({**FAKE_KEYS, "REDIS_URL": url})
+    result = deploy.run("start")
+    assert result.returncode == 2, result.describe()
+    assert "REDIS_URL" in result.stderr and "비밀번호 없이" in result.stderr
+    assert_never_started(result)
+
+
+def test_password_with_characters_unsafe_in_a_url_is_refused(deploy: DeployRepo) -> None:
+    deploy.write_env({**FAKE_KEYS, "REDIS_PASSWORD": "p@ss/word:0123456789"})
+    result = deploy.run("start")
+    assert result.returncode == 2, result.describe()
+    assert "REDIS_PASSWORD" in result.stderr and ". _ ~ -" in result.stderr
+    assert "p@ss/word:0123456789" not in result.output
+    assert_never_started(result)
+
+
+def test_short_password_warns_and_proceeds(deploy: DeployRepo) -> None:
+    deploy.write_env({**FAKE_KEYS, "REDIS_PASSWORD": "short-S3CR3T"})
+    result = deploy.run("start")
+    assert result.returncode == 0, result.describe()
+    assert "REDIS_PASSWORD 가 16자보다 짧습니다" in result.stderr
+    assert "short-S3CR3T" not in result.output
 
 
 # --- secrets and colours -----------------------------------------------------------------
