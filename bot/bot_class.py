@@ -179,10 +179,10 @@ class MultiInstanceBot(commands.Bot):
         admit = self.admissions.get(command)
         return SERVE if admit is None else await admit(command)
 
-    def _should_adopt(self, job: Job) -> bool:
+    async def _should_adopt(self, job: Job) -> bool:
         """A job whose owner stopped announcing itself goes to the first alive instance of
         its channel's order for its command (the store's compare-and-set keeps it single)."""
-        if self.store.mode is not Mode.REDIS:
+        if self.store.mode is not Mode.REDIS or job.owner is None:
             return False  # an untrusted view could adopt from a live owner
         view = self.store.liveness.alive_view()
         if job.owner in view.announcing:
@@ -190,7 +190,10 @@ class MultiInstanceBot(commands.Bot):
         command = JOB_COMMANDS.get(job.kind, job.kind)
         order = route(job.channel_name, command, view.alive, self.gate.table).order
         heirs = [i for i in order if i in view.alive and i != job.owner]
-        return heirs[:1] == [self.settings.instance_number]
+        if heirs[:1] != [self.settings.instance_number]:
+            return False
+        # Our view is up to a beat old: the owner may have just restarted.
+        return await self.store.liveness.announcing_now(job.owner) is False
 
     # ---- lifecycle ----
 

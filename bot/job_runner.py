@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,7 +100,7 @@ class JobRunner:
         deadline_s: float,
         progress_interval: float,
         adopt_interval: float = 5.0,
-        should_adopt: Callable[[Job], bool] | None = None,
+        should_adopt: Callable[[Job], Awaitable[bool]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.owner = owner
@@ -191,7 +191,7 @@ class JobRunner:
                 continue
             for job in open_jobs:
                 orphan = job.id not in self._drivers and job.owner != self.owner
-                if orphan and self._handles(job) and self.should_adopt(job):
+                if orphan and self._handles(job) and await self.should_adopt(job):
                     await self._adopt(job, reason="orphaned")
 
     def _handles(self, job: Job) -> bool:

@@ -60,6 +60,11 @@ class Liveness(ABC):
     async def snapshots(self) -> dict[int, InstanceStatus] | None:
         """Latest status of every alive instance, or None when shared state is unreachable."""
 
+    @abstractmethod
+    async def announcing_now(self, instance_id: int) -> bool | None:
+        """Whether `instance_id` heartbeats, read now rather than at our last beat (None:
+        unknown). Taking a peer's job over must not rest on a view up to a beat old."""
+
 
 class Claims(ABC):
     """Exactly-once: the first claimer of an event answers it (bot/store/claims.py)."""

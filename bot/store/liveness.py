@@ -48,6 +48,9 @@ class LocalLiveness(Liveness):
             return {}
         return {self.instance_id or 0: self._status()}
 
+    async def announcing_now(self, instance_id: int) -> bool | None:
+        return instance_id == self.instance_id
+
 
 class RedisLiveness(Liveness):
     def __init__(
@@ -156,6 +159,15 @@ class RedisLiveness(Liveness):
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
             return None
+
+    async def announcing_now(self, instance_id: int) -> bool | None:
+        try:
+            found = await self.link.redis.exists(self.link.key("instance", instance_id))
+        except REDIS_ERRORS as exc:
+            self.link.failed(exc)
+            return None
+        self.link.succeeded()
+        return bool(found)
 
 
 def _connected(snapshot: str) -> bool:

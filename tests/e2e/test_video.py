@@ -70,7 +70,8 @@ async def test_owner_killed_mid_job_and_restarted_delivers_once(sandbox_factory)
         assert result.attachments[0]["content_type"] == "video/mp4"
         assert len(sb.minimax.video_tasks) == 1, "no second provider task after the restart"
         # The restarted owner resumes it, unless its restart outlasted the liveness TTL and
-        # the fallback adopted it first: either way one instance, one delivery.
+        # the fallback adopted it first: either way one instance, one delivery, and never a
+        # job taken from an owner that is back.
         resumed = [e["reason"] for e in sb.fleet.events("3", "job_adopted")]
         adopted = [e["reason"] for e in sb.fleet.events("4", "job_adopted")]
         assert (resumed, adopted) in ((["own"], []), ([], ["orphaned"]))

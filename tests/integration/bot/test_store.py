@@ -316,3 +316,19 @@ async def test_a_failing_snapshot_does_not_stop_the_heartbeat(key_prefix, redis_
     assert calls["n"] >= 3, "the loop kept beating after the failure"
     assert (await store.liveness.snapshots())[3].uptime_s >= 3
     await store.close()
+
+
+async def test_announcing_is_read_fresh_and_covers_instances_not_yet_connected(
+    key_prefix, redis_url
+):
+    three, four = make(3, key_prefix, redis_url), make(4, key_prefix, redis_url)
+    await four.start(snapshot_of(4))
+    assert await four.liveness.announcing_now(3) is False
+    await three.start(lambda: status(3, ready=False))  # restarting: heartbeating, not connected
+    assert await four.liveness.announcing_now(3) is True, "read now, not at four's next beat"
+    await asyncio.sleep(0.3)
+    view = four.liveness.alive_view()
+    assert (view.alive, view.announcing) == ({4}, {3, 4})
+    await three.close()
+    assert await four.liveness.announcing_now(3) is False
+    await four.close()

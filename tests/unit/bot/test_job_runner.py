@@ -230,7 +230,7 @@ async def test_an_orphan_is_adopted_and_its_old_driver_stops_at_its_next_save():
         owner=4,
         incarnation="4.alive",
         adopt_interval=0.02,
-        should_adopt=lambda j: j.owner == 3,
+        should_adopt=owned_by_3,
     )
     await adopter.start()
     await settle(adopter_handler)
@@ -251,6 +251,10 @@ async def test_a_delivery_mark_held_by_another_incarnation_blocks_delivery():
     await asyncio.sleep(0.3)
     assert handler.delivered == []
     await jobs.close()
+
+
+async def owned_by_3(candidate: Job) -> bool:
+    return candidate.owner == 3
 
 
 async def _until(predicate, step: float = 0.01) -> None:
