@@ -42,7 +42,12 @@ ITEMS = members(DynamicItem)
 
 
 def test_the_areas_are_found():
-    assert [c.__name__ for c in COGS] == ["ChatCommands", "ImageCommands", "UtilityCommands", "VideoCommands"]
+    assert [c.__name__ for c in COGS] == [
+        "ChatCommands",
+        "ImageCommands",
+        "UtilityCommands",
+        "VideoCommands",
+    ]
     assert [c.__name__ for c in ITEMS] == ["CancelButton", "ImageButton", "RefreshStatusButton"]
 
 
