@@ -34,13 +34,19 @@ if /i "%SUB%"=="/?" goto :cmd_help
 call :check_tunables
 if errorlevel 1 exit /b %errorlevel%
 if not exist "%COMPOSE_FILE_NAME%" goto :no_compose_file
+rem Compose takes REDIS_PASSWORD and REDIS_URL from .env.multi (--env-file) only: a variable
+rem of the same name in this window would win over the file.
+if defined REDIS_PASSWORD >&2 echo [WARN] The REDIS_PASSWORD environment variable is ignored: %ENV_FILE% is used.
+set "REDIS_PASSWORD="
+set "REDIS_URL="
 rem The project name is the top-level "name:" of the compose file.
 set "PROJECT_NAME="
 for /f "usebackq tokens=1,* delims=: " %%A in ("%COMPOSE_FILE_NAME%") do (
     if "%%A"=="name" if not defined PROJECT_NAME set "PROJECT_NAME=%%B"
 )
 if not defined PROJECT_NAME set "PROJECT_NAME=discord-multi-bot"
-set "COMPOSE=docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME%"
+rem --env-file: Compose fills in REDIS_PASSWORD and REDIS_URL from .env.multi.
+set "COMPOSE=docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME% --env-file %ENV_FILE%"
 
 if /i "%SUB%"=="start" goto :cmd_start
 if /i "%SUB%"=="stop" goto :cmd_stop
@@ -77,7 +83,7 @@ exit /b 0
 :cmd_start
 set "WAIT=1"
 if /i "%~2"=="--no-wait" (set "WAIT=0") else if not "%~2"=="" goto :bad_args
-call :prepare
+call :prepare generate
 if errorlevel 1 exit /b %errorlevel%
 call :launch
 exit /b %errorlevel%
@@ -88,6 +94,7 @@ call :require_docker
 if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
+call :stand_in_redis_password
 echo [INFO] Stopping all containers. The Redis data volume is kept.
 %COMPOSE% down --remove-orphans
 if errorlevel 1 (
@@ -100,7 +107,7 @@ exit /b 0
 :cmd_restart
 set "WAIT=1"
 if /i "%~2"=="--no-wait" (set "WAIT=0") else if not "%~2"=="" goto :bad_args
-call :prepare
+call :prepare generate
 if errorlevel 1 exit /b %errorlevel%
 echo [INFO] Stopping. The Redis data volume is kept.
 %COMPOSE% down --remove-orphans
@@ -117,6 +124,7 @@ call :require_docker
 if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
+call :stand_in_redis_password
 call :show_status
 exit /b %errorlevel%
 
@@ -153,12 +161,13 @@ call :require_docker
 if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
+call :stand_in_redis_password
 %COMPOSE% logs --tail %TAIL% %FOLLOW% %TARGET%
 exit /b %errorlevel%
 
 :cmd_update
 if not "%~2"=="" goto :bad_args
-call :prepare
+call :prepare require
 if errorlevel 1 exit /b %errorlevel%
 echo [INFO] Updating the Redis image
 %COMPOSE% pull redis
@@ -191,14 +200,17 @@ echo.
 echo Commands:
 echo   start [--no-wait]   Check the settings, build the image, start Redis and bot-1..bot-4,
 echo                       wait until all four are healthy, then show the status.
+echo                       Writes a new REDIS_PASSWORD into %ENV_FILE% when it has none.
 echo   stop                Stop and remove the containers. The Redis data volume is kept.
 echo   restart             Check the settings, then stop + start. Applies .env.multi changes.
+echo                       Like start, writes a REDIS_PASSWORD when there is none.
 echo   status              Container state and health, then the fleet summary from bot-4.
 echo   logs [N] [-f] [--tail LINES]
 echo                       Show logs. N = instance number 1-4, redis or all (default all).
 echo                       -f keeps following; stop with Ctrl+C.
 echo   update              Rolling update: check, build, refresh Redis, then replace
 echo                       bot-1..bot-4 one at a time, each must become healthy first.
+echo                       Stops when there is no REDIS_PASSWORD yet: run restart once.
 echo   help                This help.
 echo.
 echo Environment: HEALTH_TIMEOUT=%HEALTH_TIMEOUT% seconds, HEALTH_POLL_INTERVAL=%HEALTH_POLL_INTERVAL% seconds, LOG_TAIL=%LOG_TAIL% lines
@@ -271,11 +283,16 @@ exit /b 2
 
 :prepare
 rem Everything start, restart and update do before touching running containers.
+rem %1: generate or require, what to do without a REDIS_PASSWORD, see :ensure_redis_password
 call :require_docker
 if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
 call :check_keys
+if errorlevel 1 exit /b %errorlevel%
+call :ensure_redis_password %1
+if errorlevel 1 exit /b %errorlevel%
+call :check_redis_url
 if errorlevel 1 exit /b %errorlevel%
 for %%i in (1 2 3 4) do if not exist "logs\bot-%%i" mkdir "logs\bot-%%i"
 echo [INFO] Building the image
@@ -409,9 +426,14 @@ rem .env.multi checks. The file is read as data, never executed. Plain
 rem KEY=value lines are expected, as written in .env.multi.example.
 rem --------------------------------------------------------------------------
 
-:check_keys
+:load_env
+rem ENVF_KEY = the value of each KEY=value line of .env.multi; the last one wins.
 for /f "delims==" %%v in ('set ENVF_ 2^>nul') do set "%%v="
 for /f "usebackq eol=# tokens=1,* delims==" %%a in ("%ENV_FILE%") do set "ENVF_%%a=%%~b"
+exit /b 0
+
+:check_keys
+call :load_env
 set "MISSING="
 call :is_filled ENVF_DISCORD_TOKEN
 if errorlevel 1 set "MISSING= DISCORD_TOKEN"
@@ -506,3 +528,85 @@ set "_first=%_v%"
 call :get_value %2
 if "%_first%"=="%_v%" exit /b 0
 exit /b 1
+
+rem --------------------------------------------------------------------------
+rem Redis password. Redis holds interaction tokens of long jobs, so the
+rem compose redis requires REDIS_PASSWORD. It lives in .env.multi only. The
+rem value never passes through this script: PowerShell creates it, writes it
+rem into the file and checks it, reading it from the environment.
+rem --------------------------------------------------------------------------
+
+:ensure_redis_password
+rem ensure_redis_password generate or require. generate, for start and restart:
+rem a missing, empty or placeholder REDIS_PASSWORD is replaced by a random one.
+rem require, for update: refuse instead. A rolling update cannot change the
+rem password: the instances not replaced yet would lose Redis until their turn.
+call :is_filled ENVF_REDIS_PASSWORD
+if not errorlevel 1 goto :check_redis_password
+if /i not "%~1"=="generate" goto :no_redis_password
+call :write_redis_password
+if errorlevel 1 exit /b %errorlevel%
+call :load_env
+call :is_filled ENVF_REDIS_PASSWORD
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not write REDIS_PASSWORD into %ENV_FILE%. Check the file.
+    exit /b 1
+)
+echo [OK] %ENV_FILE%: REDIS_PASSWORD was missing, a new one was written. The value is not shown.
+exit /b 0
+:no_redis_password
+>&2 echo [ERROR] %ENV_FILE% has no REDIS_PASSWORD, or it is empty or a placeholder.
+>&2 echo A rolling update does not set a new Redis password: instances not replaced yet would lose Redis.
+>&2 echo Run %PROG% restart once: it writes a password into %ENV_FILE% and restarts everything.
+exit /b 2
+
+:write_redis_password
+rem 32 random bytes as hex go into the last plain REDIS_PASSWORD= line, or two
+rem lines are appended. The file is read and written as Latin-1 bytes, so every
+rem other byte stays as it was, and it is written in place, keeping its ACL.
+set "PS_1=$ErrorActionPreference='Stop'; $p=(Resolve-Path -LiteralPath $env:ENV_FILE).Path; $e=[Text.Encoding]::GetEncoding(28591); $t=$e.GetString([IO.File]::ReadAllBytes($p));"
+set "PS_2=$b=New-Object byte[] 32; [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b); $v='REDIS_PASSWORD='+[BitConverter]::ToString($b).Replace('-','').ToLower();"
+set "PS_3=$m=[regex]::Matches($t,'(?m)^REDIS_PASSWORD=[^\r\n]*'); if ($m.Count -gt 0) { $l=$m[$m.Count-1]; $t=$t.Substring(0,$l.Index)+$v+$t.Substring($l.Index+$l.Length) }"
+set "PS_4=else { $n=[string][char]10; if ($t.Contains([string][char]13)) { $n=[string][char]13+$n }; if ($t.Length -gt 0 -and -not $t.EndsWith([string][char]10)) { $t+=$n }; $t+='# Redis password written by deploy-multi.bat. How to change it: README_MULTI.md'+$n+$v+$n };"
+set "PS_5=[IO.File]::WriteAllBytes($p,$e.GetBytes($t))"
+powershell -NoProfile -NonInteractive -Command "%PS_1% %PS_2% %PS_3% %PS_4% %PS_5%"
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not write a new REDIS_PASSWORD into %ENV_FILE%.
+    >&2 echo Add the line REDIS_PASSWORD=VALUE yourself, VALUE being 32 or more random letters and digits.
+    exit /b 1
+)
+exit /b 0
+
+:check_redis_password
+rem A REDIS_PASSWORD set by hand goes into REDIS_URL as it is: URL-safe
+rem characters only. Exit code 1: other characters, 3: shorter than 16.
+powershell -NoProfile -NonInteractive -Command "$v=$env:ENVF_REDIS_PASSWORD; if ($v -cnotmatch '^[A-Za-z0-9._~-]+$') { exit 1 }; if ($v.Length -lt 16) { exit 3 }; exit 0"
+set "RC=%errorlevel%"
+if "%RC%"=="1" (
+    >&2 echo [ERROR] REDIS_PASSWORD in %ENV_FILE% may only hold letters, digits and . _ ~ - as it goes into REDIS_URL.
+    >&2 echo Fix the value, or empty it and start writes a new one.
+    exit /b 2
+)
+if "%RC%"=="3" >&2 echo [WARN] REDIS_PASSWORD in %ENV_FILE% is shorter than 16 characters. A long random value is recommended.
+exit /b 0
+
+:check_redis_url
+rem A REDIS_URL in .env.multi naming the compose redis without the password cannot log in.
+if not defined ENVF_REDIS_URL exit /b 0
+set "_u=%ENVF_REDIS_URL%"
+if /i "%_u%"=="redis://redis" goto :redis_url_without_password
+if /i "%_u:~0,14%"=="redis://redis:" goto :redis_url_without_password
+if /i "%_u:~0,14%"=="redis://redis/" goto :redis_url_without_password
+exit /b 0
+:redis_url_without_password
+>&2 echo [ERROR] REDIS_URL in %ENV_FILE% names the compose redis without the password.
+>&2 echo Delete that line or comment it out with #: Compose then passes a REDIS_URL with the password.
+exit /b 2
+
+:stand_in_redis_password
+rem stop, status and logs create no container, but Compose reads the whole file
+rem and refuses an empty REDIS_PASSWORD, which .env.multi lacks until the first
+rem start: give them a stand-in.
+call :load_env
+if not defined ENVF_REDIS_PASSWORD set "REDIS_PASSWORD=stand-in-for-a-command-that-creates-no-container"
+exit /b 0

@@ -67,7 +67,8 @@ def test_uses_the_compose_file_env_file_and_project_name(code: list[str]) -> Non
     assert 'set "COMPOSE_FILE_NAME=docker-compose.multi.yml"' in text
     assert 'set "ENV_FILE=.env.multi"' in text
     assert 'set "ENV_EXAMPLE=.env.multi.example"' in text
-    assert 'set "COMPOSE=docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME%"' in text
+    compose = "docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME% --env-file %ENV_FILE%"
+    assert f'set "COMPOSE={compose}"' in text
     # every docker compose call goes through %COMPOSE% (only the version probe is bare)
     bare = [
         ln for ln in code if "docker compose" in ln and "COMPOSE=" not in ln and "echo" not in ln
@@ -145,3 +146,113 @@ def test_never_echoes_a_key_value(code: list[str]) -> None:
     for ln in code:
         if "echo" in ln.lower():
             assert "%ENVF_" not in ln and "!ENVF_" not in ln, ln
+
+
+def label_block(code: list[str], label: str) -> str:
+    """The lines of a label, up to the next label (a sub-label inside it ends it too)."""
+    text = "\n".join(code)
+    return text.split(f"\n:{label}\n", 1)[1].split("\n:", 1)[0]
+
+
+def test_redis_variables_of_the_window_are_dropped_before_compose_runs(code: list[str]) -> None:
+    text = "\n".join(code)
+    unset = text.index('set "REDIS_PASSWORD="')
+    assert text.index('set "REDIS_URL="') < text.index('set "COMPOSE=')
+    assert unset < text.index('set "COMPOSE=')
+    assert "if defined REDIS_PASSWORD >&2 echo [WARN]" in text
+
+
+@pytest.mark.parametrize(
+    ("sub", "mode"), [("start", "generate"), ("restart", "generate"), ("update", "require")]
+)
+def test_what_each_command_does_without_a_password(code: list[str], sub: str, mode: str) -> None:
+    assert f"call :prepare {mode}" in label_block(code, f"cmd_{sub}")
+    prepare = label_block(code, "prepare")
+    check_keys = prepare.index("call :check_keys")
+    ensure = prepare.index("call :ensure_redis_password %1")
+    assert check_keys < ensure < prepare.index("call :check_redis_url") < prepare.index("build")
+
+
+@pytest.mark.parametrize(
+    ("sub", "then"), [("stop", "%COMPOSE% down"), ("status", "call :show_status")]
+)
+def test_commands_that_create_no_container_get_a_stand_in(code: list[str], sub, then) -> None:
+    block = label_block(code, f"cmd_{sub}")
+    stand_in = block.index("call :stand_in_redis_password")
+    assert block.index("call :require_env_file") < stand_in < block.index(then)
+
+
+def test_logs_gets_the_stand_in_too(code: list[str]) -> None:
+    logs = "\n".join(code).split("\n:logs_run\n", 1)[1].split("\n:", 1)[0]
+    assert logs.index("call :stand_in_redis_password") < logs.index("%COMPOSE% logs")
+    assert (
+        'if not defined ENVF_REDIS_PASSWORD set "REDIS_PASSWORD='
+        'stand-in-for-a-command-that-creates-no-container"'
+    ) in label_block(code, "stand_in_redis_password")
+
+
+def test_ensure_generates_only_when_asked_and_checks_the_result(code: list[str]) -> None:
+    ensure = label_block(code, "ensure_redis_password")
+    assert ensure.startswith(
+        "call :is_filled ENVF_REDIS_PASSWORD\n"
+        "if not errorlevel 1 goto :check_redis_password\n"
+        'if /i not "%~1"=="generate" goto :no_redis_password\n'
+        "call :write_redis_password\n"
+        "if errorlevel 1 exit /b %errorlevel%\n"
+        "call :load_env\n"
+        "call :is_filled ENVF_REDIS_PASSWORD\n"
+    )
+    refusal = label_block(code, "no_redis_password")
+    assert "%PROG% restart" in refusal and "exit /b 2" in refusal
+
+
+def test_the_password_is_made_and_written_by_powershell_alone(code: list[str]) -> None:
+    block = label_block(code, "write_redis_password")
+    parts = dict(re.findall(r'^set "(PS_\d)=(.*)"$', block, re.MULTILINE))
+    assert sorted(parts) == ["PS_1", "PS_2", "PS_3", "PS_4", "PS_5"]
+    script = " ".join(parts[k] for k in sorted(parts))
+    # cmd expands the parts inside one pair of double quotes: nothing it would act on
+    assert not re.search(r'["%!]', script), script
+    for needle in (
+        "[Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b)",
+        "New-Object byte[] 32",
+        "[BitConverter]::ToString($b).Replace('-','').ToLower()",
+        # bytes in and out as Latin-1: no BOM sniffing, every other byte kept
+        "[Text.Encoding]::GetEncoding(28591)",
+        "$e.GetString([IO.File]::ReadAllBytes($p))",
+        "[IO.File]::WriteAllBytes($p,$e.GetBytes($t))",
+        # the last plain REDIS_PASSWORD= line is the one the .bat and Compose use
+        "[regex]::Matches($t,'(?m)^REDIS_PASSWORD=[^\\r\\n]*')",
+        "$l=$m[$m.Count-1]",
+    ):
+        assert needle in script, needle
+    assert (
+        'powershell -NoProfile -NonInteractive -Command "%PS_1% %PS_2% %PS_3% %PS_4% %PS_5%"'
+        in block
+    )
+
+
+def test_the_password_never_appears_on_a_command_line(code: list[str]) -> None:
+    text = "\n".join(code)
+    assert "%ENVF_REDIS_PASSWORD%" not in text and "!ENVF_REDIS_PASSWORD!" not in text
+    assert "$env:ENVF_REDIS_PASSWORD" in label_block(code, "check_redis_password")
+
+
+def test_password_characters_and_length_are_checked(code: list[str]) -> None:
+    block = label_block(code, "check_redis_password")
+    assert "-cnotmatch '^[A-Za-z0-9._~-]+$') { exit 1 }" in block
+    assert "if ($v.Length -lt 16) { exit 3 }" in block
+    assert 'if "%RC%"=="1" (' in block and "exit /b 2" in block
+    assert 'if "%RC%"=="3" >&2 echo [WARN]' in block
+
+
+def test_redis_url_without_password_to_the_compose_redis_is_refused(code: list[str]) -> None:
+    block = label_block(code, "check_redis_url")
+    for needle in (
+        'if /i "%_u%"=="redis://redis" goto :redis_url_without_password',
+        'if /i "%_u:~0,14%"=="redis://redis:" goto :redis_url_without_password',
+        'if /i "%_u:~0,14%"=="redis://redis/" goto :redis_url_without_password',
+    ):
+        assert needle in block
+    assert len("redis://redis:") == 14
+    assert "exit /b 2" in label_block(code, "redis_url_without_password")
