@@ -8,7 +8,7 @@ import pytest
 
 from env_manager import Settings
 
-from .support import REPO
+from .support import COMPOSE_FILE, REPO
 
 PLACEHOLDER = re.compile(r"^your-.*-here$")
 REQUIRED = [
@@ -19,20 +19,36 @@ REQUIRED = [
 CONTAINER_DEFAULTS: dict[str, str] = {
     "LOG_FORMAT": "json",
     "LOG_DIR": "/app/logs",
-    "REDIS_URL": "redis://redis:6379/0",
     "HEALTH_FILE": "/tmp/bot-health.json",
 }
+# Unset in .env.multi, the compose file builds REDIS_URL from REDIS_PASSWORD, a value not to
+# copy: the example shows what to write for an external Redis instead.
+EXAMPLE_VALUES: dict[str, str] = {"REDIS_URL": "redis://:PASSWORD@redis.example.com:6379/0"}
+# What the compose file reads from .env.multi (--env-file) besides the bot's settings; the
+# build ids come from the scripts. Empty REDIS_PASSWORD: start generates one.
+COMPOSE_VARIABLES: dict[str, str] = {"REDIS_PASSWORD": ""}
+SCRIPT_VARIABLES = {"APP_UID", "APP_GID"}
 # Every setting the bot reads is documented, so a new setting cannot be forgotten here.
 OPTIONAL: list[str] = sorted(
-    {name.upper() for name in Settings.fields()} - set(REQUIRED) - {"INSTANCE_ID"}
+    ({name.upper() for name in Settings.fields()} | set(COMPOSE_VARIABLES))
+    - set(REQUIRED)
+    - {"INSTANCE_ID"}
 )
 
 
 def documented_default(key: str) -> object:
     """The value the example must show; None: unset by default, any example value is fine."""
-    if key in CONTAINER_DEFAULTS:
-        return CONTAINER_DEFAULTS[key]
+    for table in (CONTAINER_DEFAULTS, EXAMPLE_VALUES, COMPOSE_VARIABLES):
+        if key in table:
+            return table[key]
     return Settings.fields()[key.lower()].default
+
+
+def test_every_variable_of_the_compose_file_is_a_setting_or_listed_here() -> None:
+    text = (REPO / COMPOSE_FILE).read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)) - SCRIPT_VARIABLES
+    settings = {name.upper() for name in Settings.fields()}
+    assert used - settings == set(COMPOSE_VARIABLES)
 
 
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
@@ -102,3 +118,13 @@ def test_no_real_looking_secret(lines) -> None:
     for _, commented, key, value in assignments(lines):
         if "KEY" in key or "TOKEN" in key:
             assert commented or PLACEHOLDER.match(value)
+        if "PASSWORD" in key:
+            assert commented and value == "", "start generates it: the example leaves it empty"
+
+
+def test_the_redis_password_is_explained_in_korean(lines) -> None:
+    text = "\n".join(lines)
+    above = text.split("\n# REDIS_PASSWORD=\n", 1)[0].rsplit("---\n", 1)[1]
+    assert "비워 두면 start 가 자동으로 만듭니다" in above
+    assert ". _ ~ -" in above  # the characters the scripts accept
+    assert "stop -> 값 변경 -> start" in above
