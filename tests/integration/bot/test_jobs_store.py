@@ -170,3 +170,20 @@ async def test_an_unreachable_redis_raises_instead_of_pretending(key_prefix):
             await store.save(job())
     finally:
         await link.close()
+
+
+async def test_two_adopters_that_read_the_old_owner_before_either_wrote_one_wins(
+    store_factory, monkeypatch
+):
+    first, second = store_factory(), store_factory()
+    await first.create(job(incarnation="3.dead"))
+    stale = await second.get("j1")
+
+    async def still_stale(job_id: str) -> Job | None:
+        return stale
+
+    monkeypatch.setattr(second, "get", still_stale)  # the second's read came before the win
+    assert await first.adopt("j1", "3.dead", 4, "4.first") is True
+    assert await second.adopt("j1", "3.dead", 1, "1.second") is False
+    monkeypatch.undo()
+    assert (await first.get("j1")).incarnation == "4.first"
