@@ -39,3 +39,42 @@ def test_common_failures_are_covered(doc: str) -> None:
     failures = doc.split("자주 생기는 문제", 1)[1]
     for needle in (".env.multi", "your-...-here", "redis", "토큰", "같은 키"):
         assert needle in failures, needle
+
+
+def test_redis_password_is_explained(doc: str) -> None:
+    note = doc.split("#### Redis 비밀번호 (`REDIS_PASSWORD`)", 1)[1].split("\n### ", 1)[0]
+    for needle in (
+        "자동 생성",
+        "값은 화면에\n  출력하지 않습니다",
+        "redis-server --requirepass",
+        "REDISCLI_AUTH",
+        "REDIS_URL=redis://:<비밀번호>@redis:6379/0",
+        "`. _ ~ -`",
+        # rotation, and why not with update
+        "`./deploy-multi.sh stop` → `.env.multi` 에서 값을 바꾸거나 비움",
+        "`./deploy-multi.sh start`",
+        "`update` 로는 바꾸지 마세요",
+        "한 번** `restart`",
+        "호스트에 포트도 열지 않습니다",
+    ):
+        assert needle in note, needle
+
+
+def test_every_compose_command_line_reads_the_env_file() -> None:
+    """Without --env-file .env.multi, Compose refuses to interpolate REDIS_PASSWORD."""
+    text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
+    prefix = "docker compose -p discord-multi-bot -f docker-compose.multi.yml"
+    uses = text.split(prefix)[1:]
+    assert len(uses) == 6
+    for rest in uses:
+        assert rest.startswith(" --env-file .env.multi "), rest[:40]
+
+
+def test_the_settings_table_links_to_the_redis_password_note() -> None:
+    text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `REDIS_PASSWORD` |"))
+    anchor = re.search(r"\(#([^)]+)\)", row).group(1)
+    heading = "#### Redis 비밀번호 (`REDIS_PASSWORD`)"
+    assert heading in text
+    slug = re.sub(r"[^\w\- ]", "", heading.lstrip("# ").lower()).replace(" ", "-")
+    assert anchor == slug == "redis-비밀번호-redis_password"
