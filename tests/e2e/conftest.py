@@ -223,6 +223,9 @@ async def open_sandbox(
         log = instance.log_path.read_text(encoding="utf-8") if instance.log_path.exists() else ""
         leaked = [marker for marker in SECRET_MARKERS if marker in log]
         assert not leaked, f"instance {instance.label} logged a secret ({leaked})"
+        # Interaction tokens are secrets too (video jobs keep them for 15 minutes).
+        tokens = [t for t in fake.state.tokens if t in log]
+        assert not tokens, f"instance {instance.label} logged an interaction token"
 
 
 @pytest.fixture
