@@ -38,7 +38,7 @@ Commands:
   instances                              which instances are running
   help                                   this text
   quit                                   stop everything and leave
-Files in answers (images) are saved to --save-dir (default: the demo's folder/images)."""
+Files in answers (images, videos) are saved to --save-dir (default: the demo's folder/images)."""
 
 
 class DemoError(Exception):
@@ -157,6 +157,10 @@ DEMO_CHAT_EDIT_INTERVAL = "0.5"
 # An image still being drawn shows the time waited: every second, so the demo (which
 # prints an answer once still for STREAM_SETTLE_S) prints the picture, not "drawing…".
 DEMO_IMAGE_PROGRESS_INTERVAL = "1"
+# Videos: the MiniMax double's clock runs 60 times as fast (a typical minute-long job is
+# done in about a second), polled and shown every half second / second.
+DEMO_VIDEO_SPEED = 60.0
+DEMO_VIDEO_ENV = {"VIDEO_POLL_INTERVAL": "0.5", "VIDEO_PROGRESS_INTERVAL": "1"}
 # How many recent answers `press` searches for a button.
 MAX_REMEMBERED = 50
 
@@ -336,7 +340,7 @@ class Demo:
             else:
                 redis_url = self._start_own_redis()
         openai_url, openai_env = await self._openai_endpoint()
-        self.minimax = FakeMiniMax()
+        self.minimax = FakeMiniMax(video_speed=DEMO_VIDEO_SPEED)
         await self.minimax.start()
         self.stability = FakeStability()
         await self.stability.start()
@@ -352,7 +356,8 @@ class Demo:
             | {
                 "CHAT_EDIT_INTERVAL": DEMO_CHAT_EDIT_INTERVAL,
                 "IMAGE_PROGRESS_INTERVAL": DEMO_IMAGE_PROGRESS_INTERVAL,
-            },
+            }
+            | DEMO_VIDEO_ENV,
             provider_urls={
                 "openai": openai_url,
                 "minimax": self.minimax.base_url,
@@ -364,7 +369,7 @@ class Demo:
         doubles = f"a local Discord double and {providers} doubles"
         self.note(f"starting the bot ({mode}) on {doubles}...")
         await self.fleet.start()
-        self.note(f"files in answers (images) are saved to {self.save_dir}")
+        self.note(f"files in answers (images, videos) are saved to {self.save_dir}")
         self.note(f"ready. channels: {', '.join('#' + c for c in channels)}. type 'help'.")
 
     async def _openai_endpoint(self) -> tuple[str, dict[str, str]]:
@@ -613,7 +618,8 @@ def add_parser(sub: Any) -> None:
         "--save-dir",
         type=Path,
         metavar="PATH",
-        help="where files in answers (images) are saved (default: <the demo's folder>/images)",
+        help="where files in answers (images, videos) are saved "
+        "(default: <the demo's folder>/images)",
     )
     demo.add_argument(
         "--channels",

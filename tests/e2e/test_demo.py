@@ -216,6 +216,22 @@ def test_images_are_saved_and_their_buttons_pressed(tmp_path):
     assert "Traceback" not in out + err
 
 
+def test_a_video_is_made_on_a_fast_clock_and_saved(tmp_path):
+    saved_to = tmp_path / "files"
+    demo = start_demo("--json", "--save-dir", str(saved_to))
+    wait_ready(demo, stream="stderr")
+    lines = ['#비디오생성-1 /비디오 "설명:파도가 치는 바다" 길이:6', "quit"]
+    out, err = demo.communicate("\n".join(lines) + "\n", timeout=90)
+    assert demo.returncode == 0, err
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert record["command"] == "비디오"
+    assert record["content"].startswith("🎬 영상이 완성됐어요! (6초 · 768P · MiniMax-Hailuo-2.3, ")
+    (path,) = [Path(p) for p in record["saved"]]
+    assert path.parent == saved_to and path.suffix == ".mp4"
+    assert path.read_bytes()[4:8] == b"ftyp"
+    assert "Traceback" not in out + err
+
+
 def test_ctrl_c_stops_everything():
     demo = start_demo()
     wait_ready(demo)
