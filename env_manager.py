@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -464,13 +465,17 @@ class Settings:
         return self.health.path(self.instance_id)
 
     def secret_values(self) -> list[str]:
-        """Every configured secret (the bot token, provider keys), for log redaction."""
+        """Every configured secret (the bot token, provider keys, the Redis password in
+        REDIS_URL), for log redaction."""
         values = []
         for section in (self.discord, self.providers):
             for name in type(section).model_fields:
                 value = getattr(section, name)
                 if isinstance(value, SecretStr) and not is_placeholder(value.get_secret_value()):
                     values.append(value.get_secret_value())
+        redis_password = urlsplit(self.fleet.redis_url).password
+        if redis_password:
+            values += sorted({redis_password, unquote(redis_password)})
         return values
 
 

@@ -222,3 +222,12 @@ def test_every_setting_is_kept_out_of_test_and_sandbox_processes():
     from sandbox.fleet import BOT_SETTING_VARS
 
     assert [n for n in Settings.fields() if not BOT_SETTING_VARS.match(n.upper())] == []
+
+
+def test_the_redis_password_in_redis_url_is_a_secret_to_redact():
+    settings = Settings.build(
+        discord_token="discord-token-value", redis_url="redis://:p%40ss-word@redis:6379/0"
+    )
+    assert settings.secret_values() == ["discord-token-value", "p%40ss-word", "p@ss-word"]
+    plain = Settings.build(discord_token="discord-token-value", redis_url="redis://redis:6379/0")
+    assert plain.secret_values() == ["discord-token-value"]
