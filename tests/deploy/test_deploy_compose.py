@@ -11,6 +11,8 @@ import yaml
 from .support import COMPOSE_FILE, PROJECT_NAME, REPO, MissingVariable, interpolate
 
 BOTS = [f"bot-{n}" for n in range(1, 5)]
+# The optional profile (tests/deploy/test_deploy_monitoring.py checks it in detail).
+MONITORING = ["prometheus", "grafana"]
 # The bots' REDIS_URL: one set in .env.multi, else the compose redis with its password.
 BOT_REDIS_URL = "${REDIS_URL:-redis://:${REDIS_PASSWORD}@redis:6379/0}"
 
@@ -35,7 +37,9 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_fixed_project_name_and_services(compose, services) -> None:
     assert compose["name"] == PROJECT_NAME
     assert "version" not in compose  # obsolete in the Compose Specification
-    assert set(services) == {"redis", *BOTS}
+    assert set(services) == {"redis", *BOTS, *MONITORING}
+    # what `docker compose up` starts without --profile: services that name no profile
+    assert {name for name, s in services.items() if "profiles" not in s} == {"redis", *BOTS}
 
 
 def test_bots_are_one_definition_merged_four_times(raw: str) -> None:
@@ -84,19 +88,27 @@ def test_no_secret_in_the_compose_file(services) -> None:
         "INSTANCE_ID": None,  # any literal: 1..4
         "REDIS_URL": BOT_REDIS_URL,
         "REDISCLI_AUTH": "${REDIS_PASSWORD}",
+        "GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_ADMIN_PASSWORD:-}",
     }
     for name, service in services.items():
         env = service.get("environment", {})
-        assert set(env) <= set(allowed), f"{name}: secrets belong in .env.multi"
         for key, value in env.items():
+            if key.startswith("GF_") and key not in allowed:
+                # Grafana's other settings: plain literals, nothing secret-looking
+                assert "$" not in str(value), f"{name}: {key}={value}"
+                assert not re.search("PASSWORD|SECRET|TOKEN|KEY", key), f"{name}: {key}"
+                continue
+            assert key in allowed, f"{name}: {key}: secrets belong in .env.multi"
             assert allowed[key] is None or value == allowed[key], f"{name}: {key}={value}"
 
 
 def test_compose_reads_only_these_variables(raw: str) -> None:
     """APP_UID/APP_GID come from the scripts, the rest from .env.multi (--env-file)."""
     names = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", raw))
-    assert names == {"APP_UID", "APP_GID", "REDIS_PASSWORD", "REDIS_URL"}
-    assert "$$" not in raw
+    assert names == {"APP_UID", "APP_GID", "REDIS_PASSWORD", "REDIS_URL", "GRAFANA_ADMIN_PASSWORD"}
+    # `$$` (a literal $ for the container's shell) only in Grafana's password guard
+    grafana_guard = raw.split("\n  grafana:\n", 1)[1].split("\n    environment:\n", 1)[0]
+    assert raw.count("$$") == grafana_guard.count("$$") == 2
 
 
 def test_redis_requires_the_password(services) -> None:
@@ -145,11 +157,14 @@ def test_bots_reach_redis_with_the_password_unless_redis_url_is_set(
         assert interpolate(services[bot]["environment"]["REDIS_URL"], env) == expected
 
 
-def test_nothing_is_published_on_the_host(services) -> None:
-    """Redis holds interaction tokens: only the bots, on the project network, reach it."""
+def test_nothing_but_grafana_on_loopback_is_published_on_the_host(services) -> None:
+    """Redis holds interaction tokens: only the bots, on the project network, reach it.
+    Grafana (monitoring) is the one exception, and only on 127.0.0.1."""
     for name, service in services.items():
-        assert "ports" not in service, f"{name} publishes a port"
+        if name != "grafana":
+            assert "ports" not in service, f"{name} publishes a port"
         assert service.get("network_mode") is None, f"{name} leaves the project network"
+    assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000"]
     assert "expose" not in services["redis"]
 
 

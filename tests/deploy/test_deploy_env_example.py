@@ -25,8 +25,9 @@ CONTAINER_DEFAULTS: dict[str, str] = {
 # copy: the example shows what to write for an external Redis instead.
 EXAMPLE_VALUES: dict[str, str] = {"REDIS_URL": "redis://:PASSWORD@redis.example.com:6379/0"}
 # What the compose file reads from .env.multi (--env-file) besides the bot's settings; the
-# build ids come from the scripts. Empty REDIS_PASSWORD: start generates one.
-COMPOSE_VARIABLES: dict[str, str] = {"REDIS_PASSWORD": ""}
+# build ids come from the scripts. Empty REDIS_PASSWORD: start generates one; empty
+# GRAFANA_ADMIN_PASSWORD: monitoring start does.
+COMPOSE_VARIABLES: dict[str, str] = {"REDIS_PASSWORD": "", "GRAFANA_ADMIN_PASSWORD": ""}
 SCRIPT_VARIABLES = {"APP_UID", "APP_GID"}
 # Every setting the bot reads is documented, so a new setting cannot be forgotten here.
 OPTIONAL: list[str] = sorted(
@@ -128,3 +129,12 @@ def test_the_redis_password_is_explained_in_korean(lines) -> None:
     assert "비워 두면 start 가 자동으로 만듭니다" in above
     assert ". _ ~ -" in above  # the characters the scripts accept
     assert "stop -> 값 변경 -> start" in above
+
+
+def test_the_grafana_password_is_explained_in_korean(lines) -> None:
+    text = "\n".join(lines)
+    above = text.split("\n# GRAFANA_ADMIN_PASSWORD=\n", 1)[0].rsplit("---\n", 1)[1]
+    assert "모니터링" in above
+    assert "비워 두면 ./deploy-multi.sh monitoring start 가 자동으로 만듭니다" in above
+    assert ". _ ~ -" in above
+    assert "처음 시작할 때만" in above  # Grafana reads it once: changing it needs README_MULTI
