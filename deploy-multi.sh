@@ -5,6 +5,7 @@
 #   ./deploy-multi.sh start      설정 검사 -> 이미지 빌드 -> 4개 인스턴스 + Redis 시작
 #   ./deploy-multi.sh status     컨테이너 상태 + 플릿 요약
 #   ./deploy-multi.sh update     무중단 업데이트 (bot-1..bot-4 를 하나씩 교체)
+#   ./deploy-multi.sh monitoring start|stop|status   Prometheus + Grafana (선택)
 #   ./deploy-multi.sh help       전체 사용법
 #
 # Always runs `docker compose -p <name> -f docker-compose.multi.yml ...` from the folder this
@@ -24,11 +25,18 @@ readonly DEFAULT_PROJECT_NAME="discord-multi-bot"
 readonly INSTANCES="1 2 3 4"
 readonly PROVIDERS="OPENAI_API_KEY MINIMAX_API_KEY STABILITY_API_KEY"
 readonly PLACEHOLDER_RE='^your-.*-here$'
-# REDIS_PASSWORD goes into REDIS_URL as it is: URL-safe characters only.
-readonly REDIS_PASSWORD_RE='^[A-Za-z0-9._~-]+$'
-readonly REDIS_PASSWORD_MIN_LENGTH=16
+# The passwords the script makes or accepts: REDIS_PASSWORD goes into REDIS_URL as it is, so
+# URL-safe characters only; GRAFANA_ADMIN_PASSWORD follows the same rule.
+readonly PASSWORD_RE='^[A-Za-z0-9._~-]+$'
+readonly PASSWORD_MIN_LENGTH=16
+readonly REDIS_PASSWORD_COMMENT="# Redis 비밀번호: 배포 스크립트가 만들었습니다. 바꾸는 법은 README_MULTI.md"
+readonly GRAFANA_PASSWORD_COMMENT="# Grafana admin 비밀번호: 배포 스크립트가 만들었습니다. README_MULTI.md 의 모니터링 참고"
 # What stop / status / logs give Compose when .env.multi has no REDIS_PASSWORD yet.
 readonly REDIS_PASSWORD_STAND_IN="stand-in-for-a-command-that-creates-no-container"
+# The optional compose profile and its services (docker-compose.multi.yml).
+readonly MONITORING_PROFILE="monitoring"
+readonly MONITORING_SERVICES="prometheus grafana"
+readonly GRAFANA_URL="http://localhost:3000"
 
 readonly EXIT_RUNTIME=1
 readonly EXIT_USAGE=2
@@ -73,16 +81,23 @@ usage() {
   start [--no-wait]    설정 검사 후 이미지를 빌드하고 Redis + bot-1..bot-4 를 시작합니다.
                        (기본: 4개 모두 healthy 가 될 때까지 기다린 뒤 상태를 보여 줍니다)
                        $ENV_FILE 에 REDIS_PASSWORD 가 없으면 만들어 적습니다 (값은 출력 안 함).
-  stop                 모두 중지하고 컨테이너를 지웁니다 (Redis 데이터 볼륨은 유지).
+  stop                 모두(모니터링 포함) 중지하고 컨테이너를 지웁니다 (데이터 볼륨은 유지).
   restart              설정 검사 후 stop + start (.env.multi 변경을 반영할 때).
                        REDIS_PASSWORD 는 start 와 같이 없으면 만듭니다.
   status               컨테이너 상태(state/health)와 플릿 요약(bot-4 가 Redis 에서 읽음).
   logs [n|all] [-f] [--tail N]
-                       로그 보기. n = 인스턴스 번호(1-4) 또는 redis, 기본 all.
+                       로그 보기. n = 인스턴스 번호(1-4), redis, prometheus 또는 grafana.
+                       기본 all (봇과 Redis).
                        -f 는 계속 따라가기 (Ctrl+C 로 종료).
   update               무중단 업데이트: 설정 검사 -> 빌드 -> Redis 이미지 갱신 ->
                        bot-1..bot-4 를 하나씩 교체하고 각각 healthy 가 되면 다음으로.
                        REDIS_PASSWORD 가 없으면 만들지 않고 멈춥니다 (먼저 restart).
+  monitoring start|stop|status
+                       (선택) Prometheus + Grafana, 봇과 따로 켜고 끕니다.
+                       start: 둘을 시작하고 Grafana 가 준비되면 주소를 알려 줍니다
+                       ($GRAFANA_URL, 이 컴퓨터에서만 열림). $ENV_FILE 에
+                       GRAFANA_ADMIN_PASSWORD 가 없으면 만들어 적습니다 (값은 출력 안 함).
+                       stop: 둘만 중지 (수집한 데이터는 유지). status: 상태와 수집 대상.
   help                 이 도움말.
 
 환경 변수:
@@ -119,8 +134,16 @@ read_project_name() {
     printf '%s' "${name:-$DEFAULT_PROJECT_NAME}"
 }
 
-# --env-file: Compose fills in ${REDIS_PASSWORD} (and ${REDIS_URL}) from .env.multi.
+# A compose profile every compose call enables (--profile) when set: the monitoring commands
+# and stop set it to $MONITORING_PROFILE; otherwise Compose sees redis and the bots only.
+COMPOSE_PROFILE=""
+
+# --env-file: Compose fills in ${REDIS_PASSWORD}, ${REDIS_URL} and ${GRAFANA_ADMIN_PASSWORD}
+# from .env.multi.
 compose() {
+    if [ -n "$COMPOSE_PROFILE" ]; then
+        set -- --profile "$COMPOSE_PROFILE" "$@"
+    fi
     docker compose -p "$PROJECT_NAME" -f "$COMPOSE_FILE_NAME" --env-file "$ENV_FILE" "$@"
 }
 
@@ -331,10 +354,10 @@ warn_env_permissions() {
     return 0
 }
 
-# --- Redis password ----------------------------------------------------------------------
+# --- passwords in .env.multi: REDIS_PASSWORD, GRAFANA_ADMIN_PASSWORD ----------------------
 # Redis holds interaction tokens of long jobs, so the compose redis requires REDIS_PASSWORD
-# (docker-compose.multi.yml). It lives in .env.multi only; this script creates it there once
-# and never prints it.
+# (docker-compose.multi.yml); Grafana (monitoring) needs an admin password. Both live in
+# .env.multi only; this script creates each there once, when needed, and never prints it.
 
 # random_hex -> 64 hex digits (32 random bytes) on stdout: `openssl rand` when it works, else
 # od on /dev/urandom (both exist on a plain Linux and macOS). Fails when neither does.
@@ -351,12 +374,12 @@ random_hex() {
     printf '%s' "$value"
 }
 
-# write_redis_password VALUE: the last REDIS_PASSWORD=... line of .env.multi (the one that
-# counts) gets VALUE after its `=`; without such a line, two lines are appended. Every other
-# byte stays as it was, and so do the file's mode and owner: it is written in place, never
-# replaced by a new file.
-write_redis_password() {
-    local value=$1 line cr="" content="" i n found=-1 terminated=1
+# write_env_value KEY VALUE COMMENT: the last KEY=... line of .env.multi (the one that
+# counts) gets VALUE after its `=`; without such a line, COMMENT and KEY=VALUE are appended.
+# Every other byte stays as it was, and so do the file's mode and owner: it is written in
+# place, never replaced by a new file.
+write_env_value() {
+    local key=$1 value=$2 comment=$3 line cr="" content="" i n found=-1 terminated=1
     local -a lines
     lines=()
     while :; do
@@ -372,7 +395,7 @@ write_redis_password() {
     done <"$ENV_FILE"
     n=${#lines[@]}
     for ((i = 0; i < n; i++)); do
-        if parse_env_line "${lines[i]}" && [ "$LINE_KEY" = REDIS_PASSWORD ]; then
+        if parse_env_line "${lines[i]}" && [ "$LINE_KEY" = "$key" ]; then
             found=$i
         fi
     done
@@ -382,8 +405,8 @@ write_redis_password() {
     if [ "$found" -lt 0 ]; then
         {
             [ "$terminated" = 1 ] || printf '\n'
-            printf '%s\n' "# Redis 비밀번호: 배포 스크립트가 만들었습니다. 바꾸는 법은 README_MULTI.md$cr"
-            printf '%s\n' "REDIS_PASSWORD=$value$cr"
+            printf '%s\n' "$comment$cr"
+            printf '%s\n' "$key=$value$cr"
         } >>"$ENV_FILE"
         return 0
     fi
@@ -392,7 +415,7 @@ write_redis_password() {
         if [ "$i" -eq "$found" ]; then
             cr=""
             case $line in *$'\r') cr=$'\r' ;; esac
-            line="${line%%REDIS_PASSWORD*}REDIS_PASSWORD=$value$cr"
+            line="${line%%"$key"*}$key=$value$cr"
         fi
         content+=$line
         if [ "$i" -lt $((n - 1)) ] || [ "$terminated" = 1 ]; then
@@ -402,16 +425,38 @@ write_redis_password() {
     printf '%s' "$content" >"$ENV_FILE"
 }
 
-check_redis_password() {
-    if ! [[ $1 =~ $REDIS_PASSWORD_RE ]]; then
-        error "$ENV_FILE 의 REDIS_PASSWORD 에는 영문자, 숫자와 . _ ~ - 만 쓸 수 있습니다 (REDIS_URL 안에 그대로 들어갑니다)."
-        say "값을 고치거나, 값을 비워 두면 start 가 새로 만듭니다." >&2
+# check_password KEY VALUE WHY MAKER: a password set by hand. WHY says where it goes, MAKER
+# is the command that makes one when the value is emptied.
+check_password() {
+    local key=$1 value=$2 why=$3 maker=$4
+    if ! [[ $value =~ $PASSWORD_RE ]]; then
+        error "$ENV_FILE 의 $key 에는 영문자, 숫자와 . _ ~ - 만 쓸 수 있습니다 ($why)."
+        say "값을 고치거나, 값을 비워 두면 $maker 가 새로 만듭니다." >&2
         exit "$EXIT_USAGE"
     fi
-    if [ "${#1}" -lt "$REDIS_PASSWORD_MIN_LENGTH" ]; then
-        warn "$ENV_FILE 의 REDIS_PASSWORD 가 ${REDIS_PASSWORD_MIN_LENGTH}자보다 짧습니다. 길고 무작위인 값을 권장합니다 (비워 두면 start 가 만듭니다)."
+    if [ "${#value}" -lt "$PASSWORD_MIN_LENGTH" ]; then
+        warn "$ENV_FILE 의 $key 가 ${PASSWORD_MIN_LENGTH}자보다 짧습니다. 길고 무작위인 값을 권장합니다 (비워 두면 $maker 가 만듭니다)."
     fi
     return 0
+}
+
+# generate_password KEY COMMENT: writes a new random KEY into .env.multi (see write_env_value)
+# and checks it is what the file now says. The value is never printed.
+generate_password() {
+    local key=$1 comment=$2 generated
+    if [ ! -w "$ENV_FILE" ]; then
+        error "$ENV_FILE 에 쓸 수 없어 $key 를 만들지 못했습니다."
+        say "파일 권한을 고치거나, 직접 $key=<긴 무작위 값> 줄을 넣으세요 (예: openssl rand -hex 32 의 출력)." >&2
+        exit "$EXIT_USAGE"
+    fi
+    generated=$(random_hex) ||
+        die "$EXIT_RUNTIME" "무작위 값을 만들지 못했습니다 (openssl 도 /dev/urandom 도 쓸 수 없음). $ENV_FILE 에 $key=<긴 무작위 값> 을 직접 넣으세요."
+    write_env_value "$key" "$generated" "$comment"
+    load_env_file
+    env_get "$key"
+    [ "$REPLY" = "$generated" ] ||
+        die "$EXIT_RUNTIME" "$ENV_FILE 에 $key 를 적지 못했습니다. 파일을 확인하세요."
+    ok "$ENV_FILE: $key 가 없어서 새로 만들어 적었습니다 (값은 출력하지 않습니다)."
 }
 
 # ensure_redis_password generate|require: .env.multi must hold a usable REDIS_PASSWORD.
@@ -419,11 +464,11 @@ check_redis_password() {
 #   require (update): refuse instead. A rolling update cannot change the password: the bots
 #   not replaced yet would lose Redis until their turn.
 ensure_redis_password() {
-    local mode=$1 generated
+    local mode=$1
     load_env_file
     env_get REDIS_PASSWORD
     if is_filled "$REPLY"; then
-        check_redis_password "$REPLY"
+        check_password REDIS_PASSWORD "$REPLY" "REDIS_URL 안에 그대로 들어갑니다" start
         return 0
     fi
     if [ "$mode" != generate ]; then
@@ -432,19 +477,19 @@ ensure_redis_password() {
         say "한 번 '$PROG restart' 를 실행하세요. 비밀번호를 만들어 $ENV_FILE 에 적고 모두 다시 시작합니다." >&2
         exit "$EXIT_USAGE"
     fi
-    if [ ! -w "$ENV_FILE" ]; then
-        error "$ENV_FILE 에 쓸 수 없어 REDIS_PASSWORD 를 만들지 못했습니다."
-        say "파일 권한을 고치거나, 직접 REDIS_PASSWORD=<긴 무작위 값> 줄을 넣으세요 (예: openssl rand -hex 32 의 출력)." >&2
-        exit "$EXIT_USAGE"
-    fi
-    generated=$(random_hex) ||
-        die "$EXIT_RUNTIME" "무작위 값을 만들지 못했습니다 (openssl 도 /dev/urandom 도 쓸 수 없음). $ENV_FILE 에 REDIS_PASSWORD=<긴 무작위 값> 을 직접 넣으세요."
-    write_redis_password "$generated"
+    generate_password REDIS_PASSWORD "$REDIS_PASSWORD_COMMENT"
+}
+
+# ensure_grafana_password: .env.multi must hold a usable GRAFANA_ADMIN_PASSWORD before Grafana
+# starts (monitoring start): a missing, empty or placeholder one is created and written.
+ensure_grafana_password() {
     load_env_file
-    env_get REDIS_PASSWORD
-    [ "$REPLY" = "$generated" ] ||
-        die "$EXIT_RUNTIME" "$ENV_FILE 에 REDIS_PASSWORD 를 적지 못했습니다. 파일을 확인하세요."
-    ok "$ENV_FILE: REDIS_PASSWORD 가 없어서 새로 만들어 적었습니다 (값은 출력하지 않습니다)."
+    env_get GRAFANA_ADMIN_PASSWORD
+    if is_filled "$REPLY"; then
+        check_password GRAFANA_ADMIN_PASSWORD "$REPLY" "$ENV_FILE 를 읽는 Compose 가 그대로 넘깁니다" "monitoring start"
+        return 0
+    fi
+    generate_password GRAFANA_ADMIN_PASSWORD "$GRAFANA_PASSWORD_COMMENT"
 }
 
 # A REDIS_URL in .env.multi naming the compose redis without the password cannot log in.
@@ -619,7 +664,10 @@ cmd_stop() {
     require_docker
     require_env_file
     stand_in_redis_password
-    info "중지: 모든 컨테이너 (Redis 데이터 볼륨은 유지)"
+    # With the profile, down takes Prometheus and Grafana too (when running), and with them
+    # gone the project network can be removed as well.
+    COMPOSE_PROFILE=$MONITORING_PROFILE
+    info "중지: 모든 컨테이너, 모니터링 포함 (Redis, Prometheus, Grafana 데이터 볼륨은 유지)"
     compose down --remove-orphans || die "$EXIT_RUNTIME" "중지에 실패했습니다."
     ok "중지 완료."
 }
@@ -654,7 +702,11 @@ cmd_logs() {
             all) target="" ;;
             1 | 2 | 3 | 4) target="bot-$1" ;;
             bot-1 | bot-2 | bot-3 | bot-4 | redis) target=$1 ;;
-            *) usage_error "logs: 알 수 없는 인자 '$1' (인스턴스 번호 1-4, redis, all, -f, --tail N)" ;;
+            prometheus | grafana)
+                target=$1
+                COMPOSE_PROFILE=$MONITORING_PROFILE
+                ;;
+            *) usage_error "logs: 알 수 없는 인자 '$1' (인스턴스 번호 1-4, redis, prometheus, grafana, all, -f, --tail N)" ;;
         esac
         shift
     done
@@ -692,6 +744,64 @@ cmd_update() {
     ok "업데이트 완료."
 }
 
+# --- monitoring (compose profile "monitoring": prometheus + grafana) ----------------------
+
+show_monitoring() {
+    info "모니터링 컨테이너"
+    # shellcheck disable=SC2086 # word splitting of the service list is intended
+    compose ps --all $MONITORING_SERVICES || die "$EXIT_RUNTIME" "컨테이너 상태를 읽지 못했습니다."
+    say ""
+    info "수집 대상 (1 = Prometheus 가 그 봇의 /metrics 를 읽음, 0 = 못 읽음)"
+    if ! compose exec -T prometheus promtool query instant http://localhost:9090 'up{job="mib-bots"}'; then
+        warn "수집 상태를 가져오지 못했습니다: Prometheus 가 실행 중이 아니거나 아직 준비 중입니다."
+        warn "필요하면: $PROG logs prometheus"
+    fi
+    say ""
+    say "Grafana:  $GRAFANA_URL  (이 컴퓨터에서만 열립니다)"
+    say "  로그인: admin / 비밀번호는 $ENV_FILE 의 GRAFANA_ADMIN_PASSWORD"
+    say "          (보기: grep '^GRAFANA_ADMIN_PASSWORD=' $ENV_FILE)"
+    say "  원격 서버라면 내 PC 에서: ssh -L 3000:localhost:3000 <사용자>@<서버>  그다음 $GRAFANA_URL"
+    return 0
+}
+
+cmd_monitoring() {
+    local action=${1:-}
+    [ $# -eq 0 ] || shift
+    case $action in
+        start | stop | status) ;;
+        '') usage_error "monitoring: start, stop, status 중 하나를 주세요." ;;
+        *) usage_error "monitoring: 알 수 없는 동작 '$action' (start, stop, status)" ;;
+    esac
+    [ $# -eq 0 ] || usage_error "monitoring $action 은 다른 인자를 받지 않습니다."
+    require_docker
+    require_env_file
+    # Compose reads the whole file: the redis password must not be empty even here.
+    stand_in_redis_password
+    COMPOSE_PROFILE=$MONITORING_PROFILE
+    case $action in
+        start)
+            ensure_grafana_password
+            info "시작: Prometheus + Grafana (봇은 그대로)"
+            # shellcheck disable=SC2086 # word splitting of the service list is intended
+            compose up -d $MONITORING_SERVICES || die "$EXIT_RUNTIME" "모니터링 컨테이너를 시작하지 못했습니다."
+            if ! wait_healthy grafana; then
+                error "Grafana 가 준비되지 않았습니다. 로그를 확인하세요: $PROG logs grafana"
+                exit "$EXIT_RUNTIME"
+            fi
+            say ""
+            show_monitoring
+            ok "모니터링 시작 완료."
+            ;;
+        stop)
+            info "중지: Prometheus + Grafana (수집한 데이터와 Grafana 설정 볼륨은 유지, 봇은 그대로)"
+            # shellcheck disable=SC2086 # word splitting of the service list is intended
+            compose rm --stop --force $MONITORING_SERVICES || die "$EXIT_RUNTIME" "모니터링 중지에 실패했습니다."
+            ok "모니터링 중지 완료."
+            ;;
+        status) show_monitoring ;;
+    esac
+}
+
 usage_error() {
     error "$*"
     usage >&2
@@ -717,18 +827,22 @@ main() {
             exit 0
             ;;
         '') usage_error "명령을 지정하세요." ;;
-        start | stop | restart | status | logs | update) ;;
+        start | stop | restart | status | logs | update | monitoring) ;;
         *) usage_error "알 수 없는 명령: '$sub'" ;;
     esac
 
     check_tunables
     require_compose_file
-    # Compose takes REDIS_PASSWORD and REDIS_URL from .env.multi (--env-file) only: a shell
-    # variable of the same name would win over the file (say, a REDIS_URL exported for dev.py).
+    # Compose takes REDIS_PASSWORD, REDIS_URL and GRAFANA_ADMIN_PASSWORD from .env.multi
+    # (--env-file) only: a shell variable of the same name would win over the file (say, a
+    # REDIS_URL exported for dev.py).
     if [ -n "${REDIS_PASSWORD:-}" ]; then
         warn "환경 변수 REDIS_PASSWORD 는 쓰지 않습니다. $ENV_FILE 의 값을 씁니다."
     fi
-    unset REDIS_PASSWORD REDIS_URL
+    if [ -n "${GRAFANA_ADMIN_PASSWORD:-}" ]; then
+        warn "환경 변수 GRAFANA_ADMIN_PASSWORD 는 쓰지 않습니다. $ENV_FILE 의 값을 씁니다."
+    fi
+    unset REDIS_PASSWORD REDIS_URL GRAFANA_ADMIN_PASSWORD
     PROJECT_NAME=$(read_project_name)
     readonly PROJECT_NAME
 
@@ -739,6 +853,7 @@ main() {
         status) cmd_status "$@" ;;
         logs) cmd_logs "$@" ;;
         update) cmd_update "$@" ;;
+        monitoring) cmd_monitoring "$@" ;;
     esac
 }
 

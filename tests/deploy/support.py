@@ -41,8 +41,8 @@ FAKE_KEYS: dict[str, str] = {
 SYSTEM_TOOLS = ("bash", "env", "cat", "find", "mkdir", "id", "chown", "sleep", "od")
 
 STUB_DOCKER = r"""#!__BASH__
-# Stub docker for tests/deploy: logs the working directory, the REDIS_PASSWORD and REDIS_URL a
-# compose call would interpolate, and argv; fakes answers.
+# Stub docker for tests/deploy: logs the working directory, the REDIS_PASSWORD, REDIS_URL and
+# GRAFANA_ADMIN_PASSWORD a compose call would interpolate, and argv; fakes answers.
 
 # compose_var NAME ARGS...: what Compose would put in ${NAME}: the environment wins, else the
 # last NAME= line of the --env-file (Compose reads no other file when one is given).
@@ -71,13 +71,14 @@ compose_var() {
     printf '%s' "$value"
 }
 
-password="" url=""
+password="" url="" grafana=""
 if [ "${1:-}" = "compose" ]; then
     password=$(compose_var REDIS_PASSWORD "$@")
     url=$(compose_var REDIS_URL "$@")
+    grafana=$(compose_var GRAFANA_ADMIN_PASSWORD "$@")
 fi
 {
-    printf '%s\037%s\037%s' "$PWD" "$password" "$url"
+    printf '%s\037%s\037%s\037%s' "$PWD" "$password" "$url" "$grafana"
     for a in "$@"; do printf '\037%s' "$a"; done
     printf '\n'
 } >>"$STUB_LOG"
@@ -149,6 +150,16 @@ if [ "${1:-}" = "compose" ]; then
             exit "${STUB_RUN_RC:-0}"
             ;;
         exec)
+            if contains "$*" "promtool"; then
+                if [ "${STUB_PROMTOOL_RC:-0}" != "0" ]; then
+                    echo "service \"prometheus\" is not running" >&2
+                    exit "$STUB_PROMTOOL_RC"
+                fi
+                for n in 1 2 3 4; do
+                    echo "up{instance=\"$n\", job=\"mib-bots\"} => 1 @[1700000000]"
+                done
+                exit 0
+            fi
             if [ "${STUB_STATUS_RC:-0}" != "0" ]; then
                 echo "service \"bot-4\" is not running" >&2
                 exit "$STUB_STATUS_RC"
@@ -254,20 +265,37 @@ def find_tool(name: str) -> str:
 class Call:
     cwd: str
     argv: list[str]
-    # What Compose would interpolate for ${REDIS_PASSWORD} and ${REDIS_URL} ("" for other
-    # docker calls, and for a variable neither the environment nor the env file sets).
+    # What Compose would interpolate for ${REDIS_PASSWORD}, ${REDIS_URL} and
+    # ${GRAFANA_ADMIN_PASSWORD} ("" for other docker calls, and for a variable neither the
+    # environment nor the env file sets).
     redis_password: str = ""
     redis_url: str = ""
+    grafana_password: str = ""
+
+    GLOBAL_OPTIONS = ("-p", "-f", "--env-file", "--profile")
 
     @property
     def compose_args(self) -> list[str]:
-        """argv after `compose -p NAME -f FILE --env-file FILE` (empty when not compose)."""
+        """argv after `compose -p NAME -f FILE --env-file FILE [--profile P]` (empty when not
+        compose): the sub-command and what follows."""
         if self.argv[:1] != ["compose"]:
             return []
         args = self.argv[1:]
-        while args and args[0] in ("-p", "-f", "--env-file"):
+        while args and args[0] in self.GLOBAL_OPTIONS:
             args = args[2:]
         return args
+
+    @property
+    def profiles(self) -> list[str]:
+        """The --profile values given before the sub-command."""
+        if self.argv[:1] != ["compose"]:
+            return []
+        args, found = self.argv[1:], []
+        while args and args[0] in self.GLOBAL_OPTIONS:
+            if args[0] == "--profile":
+                found.append(args[1])
+            args = args[2:]
+        return found
 
     def __str__(self) -> str:
         return " ".join(self.argv)
@@ -381,6 +409,6 @@ class DeployRepo:
         calls = []
         if self.log.exists():
             for line in self.log.read_text().splitlines():
-                cwd_, password, url, *argv = line.split(SEP)
-                calls.append(Call(cwd_, argv, password, url))
+                cwd_, password, url, grafana, *argv = line.split(SEP)
+                calls.append(Call(cwd_, argv, password, url, grafana))
         return Result(proc.returncode, proc.stdout, proc.stderr, calls)
