@@ -137,6 +137,8 @@ async def test_fleet_identified_with_spacing_and_synced_commands_once(fleet4):
         "핑",
         "상태",
         "인스턴스",
+        "이미지",
+        "비디오",
     }
 
 

@@ -21,6 +21,8 @@ async def test_single_process_with_a_dev_guild_answers_everything(sandbox_factor
             "핑",
             "상태",
             "인스턴스",
+            "이미지",
+            "비디오",
         }
         for channel in CHANNELS:
             result = await sb.ask(channel, "핑")
