@@ -6,6 +6,7 @@ rem
 rem   deploy-multi.bat start      check config, build, start Redis + bot-1..bot-4
 rem   deploy-multi.bat status     container state and health + fleet summary
 rem   deploy-multi.bat update     rolling update, one instance at a time
+rem   deploy-multi.bat monitoring start, stop or status: Prometheus + Grafana
 rem   deploy-multi.bat help       full usage
 rem
 rem Always runs: docker compose -p NAME -f docker-compose.multi.yml ...
@@ -34,18 +35,21 @@ if /i "%SUB%"=="/?" goto :cmd_help
 call :check_tunables
 if errorlevel 1 exit /b %errorlevel%
 if not exist "%COMPOSE_FILE_NAME%" goto :no_compose_file
-rem Compose takes REDIS_PASSWORD and REDIS_URL from .env.multi (--env-file) only: a variable
-rem of the same name in this window would win over the file.
+rem Compose takes REDIS_PASSWORD, REDIS_URL and GRAFANA_ADMIN_PASSWORD from .env.multi
+rem (--env-file) only: a variable of the same name in this window would win over the file.
 if defined REDIS_PASSWORD >&2 echo [WARN] The REDIS_PASSWORD environment variable is ignored: %ENV_FILE% is used.
+if defined GRAFANA_ADMIN_PASSWORD >&2 echo [WARN] The GRAFANA_ADMIN_PASSWORD environment variable is ignored: %ENV_FILE% is used.
 set "REDIS_PASSWORD="
 set "REDIS_URL="
+set "GRAFANA_ADMIN_PASSWORD="
 rem The project name is the top-level "name:" of the compose file.
 set "PROJECT_NAME="
 for /f "usebackq tokens=1,* delims=: " %%A in ("%COMPOSE_FILE_NAME%") do (
     if "%%A"=="name" if not defined PROJECT_NAME set "PROJECT_NAME=%%B"
 )
 if not defined PROJECT_NAME set "PROJECT_NAME=discord-multi-bot"
-rem --env-file: Compose fills in REDIS_PASSWORD and REDIS_URL from .env.multi.
+rem --env-file: Compose fills in REDIS_PASSWORD, REDIS_URL and GRAFANA_ADMIN_PASSWORD from
+rem .env.multi. Without --profile monitoring, Compose sees Redis and the bots only.
 set "COMPOSE=docker compose -p %PROJECT_NAME% -f %COMPOSE_FILE_NAME% --env-file %ENV_FILE%"
 
 if /i "%SUB%"=="start" goto :cmd_start
@@ -54,6 +58,7 @@ if /i "%SUB%"=="restart" goto :cmd_restart
 if /i "%SUB%"=="status" goto :cmd_status
 if /i "%SUB%"=="logs" goto :cmd_logs
 if /i "%SUB%"=="update" goto :cmd_update
+if /i "%SUB%"=="monitoring" goto :cmd_monitoring
 >&2 echo [ERROR] Unknown command: %SUB%
 call :usage 1>&2
 exit /b 2
@@ -95,8 +100,9 @@ if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
 call :stand_in_redis_password
-echo [INFO] Stopping all containers. The Redis data volume is kept.
-%COMPOSE% down --remove-orphans
+rem With the profile, down takes Prometheus and Grafana too, and then the network.
+echo [INFO] Stopping all containers, monitoring too. The data volumes are kept.
+%COMPOSE% --profile monitoring down --remove-orphans
 if errorlevel 1 (
     >&2 echo [ERROR] Stop failed. See the output above.
     exit /b 1
@@ -131,6 +137,7 @@ exit /b %errorlevel%
 :cmd_logs
 set "FOLLOW="
 set "TARGET="
+set "MONITORING="
 set "TAIL=%LOG_TAIL%"
 :logs_next
 shift
@@ -148,7 +155,9 @@ if /i "%~1"=="bot-2" (set "TARGET=bot-2" & goto :logs_next)
 if /i "%~1"=="bot-3" (set "TARGET=bot-3" & goto :logs_next)
 if /i "%~1"=="bot-4" (set "TARGET=bot-4" & goto :logs_next)
 if /i "%~1"=="redis" (set "TARGET=redis" & goto :logs_next)
->&2 echo [ERROR] logs: unknown argument %~1. Use an instance number 1-4, redis, all, -f or --tail N.
+if /i "%~1"=="prometheus" (set "TARGET=prometheus" & set "MONITORING=1" & goto :logs_next)
+if /i "%~1"=="grafana" (set "TARGET=grafana" & set "MONITORING=1" & goto :logs_next)
+>&2 echo [ERROR] logs: unknown argument %~1. Use an instance number 1-4, redis, prometheus, grafana, all, -f or --tail N.
 call :usage 1>&2
 exit /b 2
 :logs_run
@@ -162,6 +171,7 @@ if errorlevel 1 exit /b %errorlevel%
 call :require_env_file
 if errorlevel 1 exit /b %errorlevel%
 call :stand_in_redis_password
+if defined MONITORING set "COMPOSE=%COMPOSE% --profile monitoring"
 %COMPOSE% logs --tail %TAIL% %FOLLOW% %TARGET%
 exit /b %errorlevel%
 
@@ -190,6 +200,60 @@ call :show_status
 echo [OK] Update complete.
 exit /b 0
 
+:cmd_monitoring
+rem monitoring start, stop or status: Prometheus + Grafana, the compose profile
+rem "monitoring". Every compose call from here on enables the profile.
+set "ACTION=%~2"
+if not "%~3"=="" goto :monitoring_usage
+if /i "%ACTION%"=="start" goto :monitoring_go
+if /i "%ACTION%"=="stop" goto :monitoring_go
+if /i "%ACTION%"=="status" goto :monitoring_go
+:monitoring_usage
+>&2 echo [ERROR] Use: %PROG% monitoring start, %PROG% monitoring stop or %PROG% monitoring status
+call :usage 1>&2
+exit /b 2
+:monitoring_go
+call :require_docker
+if errorlevel 1 exit /b %errorlevel%
+call :require_env_file
+if errorlevel 1 exit /b %errorlevel%
+rem Compose reads the whole file: the Redis password must not be empty even here.
+call :stand_in_redis_password
+set "COMPOSE=%COMPOSE% --profile monitoring"
+if /i "%ACTION%"=="stop" goto :monitoring_stop
+if /i "%ACTION%"=="status" goto :monitoring_status
+call :ensure_grafana_password
+if errorlevel 1 exit /b %errorlevel%
+echo [INFO] Starting Prometheus + Grafana. The bots are not touched.
+%COMPOSE% up -d prometheus grafana
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not start the monitoring containers.
+    exit /b 1
+)
+call :wait_healthy grafana
+if errorlevel 1 (
+    >&2 echo [ERROR] Grafana is not ready. Read its logs: %PROG% logs grafana
+    exit /b 1
+)
+echo.
+call :show_monitoring
+echo [OK] Monitoring started.
+exit /b 0
+
+:monitoring_stop
+echo [INFO] Stopping Prometheus + Grafana. Their data volumes are kept, the bots are not touched.
+%COMPOSE% rm --stop --force prometheus grafana
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not stop the monitoring containers.
+    exit /b 1
+)
+echo [OK] Monitoring stopped.
+exit /b 0
+
+:monitoring_status
+call :show_monitoring
+exit /b %errorlevel%
+
 rem ==========================================================================
 rem Building blocks
 rem ==========================================================================
@@ -201,16 +265,23 @@ echo Commands:
 echo   start [--no-wait]   Check the settings, build the image, start Redis and bot-1..bot-4,
 echo                       wait until all four are healthy, then show the status.
 echo                       Writes a new REDIS_PASSWORD into %ENV_FILE% when it has none.
-echo   stop                Stop and remove the containers. The Redis data volume is kept.
+echo   stop                Stop and remove all containers, monitoring too. Data volumes are kept.
 echo   restart             Check the settings, then stop + start. Applies .env.multi changes.
 echo                       Like start, writes a REDIS_PASSWORD when there is none.
 echo   status              Container state and health, then the fleet summary from bot-4.
 echo   logs [N] [-f] [--tail LINES]
-echo                       Show logs. N = instance number 1-4, redis or all (default all).
+echo                       Show logs. N = instance number 1-4, redis, prometheus, grafana
+echo                       or all: the bots and Redis, the default.
 echo                       -f keeps following; stop with Ctrl+C.
 echo   update              Rolling update: check, build, refresh Redis, then replace
 echo                       bot-1..bot-4 one at a time, each must become healthy first.
 echo                       Stops when there is no REDIS_PASSWORD yet: run restart once.
+echo   monitoring start, monitoring stop, monitoring status
+echo                       Optional Prometheus + Grafana, started and stopped apart from the bots.
+echo                       start: start both, wait for Grafana, show its address
+echo                       http://localhost:3000 - this computer only. Writes a new
+echo                       GRAFANA_ADMIN_PASSWORD into %ENV_FILE% when it has none.
+echo                       stop: stop both, their data is kept. status: state and scrape targets.
 echo   help                This help.
 echo.
 echo Environment: HEALTH_TIMEOUT=%HEALTH_TIMEOUT% seconds, HEALTH_POLL_INTERVAL=%HEALTH_POLL_INTERVAL% seconds, LOG_TAIL=%LOG_TAIL% lines
@@ -359,6 +430,27 @@ if errorlevel 1 (
     >&2 echo [WARN] Could not get the fleet summary: bot-4 is not running or not ready yet.
     >&2 echo [WARN] Check the table above. If needed: %PROG% logs 4
 )
+exit /b 0
+
+:show_monitoring
+echo [INFO] Monitoring containers
+%COMPOSE% ps --all prometheus grafana
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not read the container status.
+    exit /b 1
+)
+echo.
+echo [INFO] Scrape targets: 1 = Prometheus reads that bot's /metrics, 0 = it cannot
+%COMPOSE% exec -T prometheus promtool query instant http://localhost:9090 "up{job=\"mib-bots\"}"
+if errorlevel 1 (
+    >&2 echo [WARN] Could not read the scrape targets: Prometheus is not running or not ready yet.
+    >&2 echo [WARN] If needed: %PROG% logs prometheus
+)
+echo.
+echo Grafana: http://localhost:3000 - opens on this computer only
+echo   Log in as admin. The password is GRAFANA_ADMIN_PASSWORD in %ENV_FILE%
+echo   Show it: findstr /b GRAFANA_ADMIN_PASSWORD= %ENV_FILE%
+echo   From another computer: ssh -L 3000:localhost:3000 USER@SERVER then open http://localhost:3000
 exit /b 0
 
 :wait_healthy
@@ -530,10 +622,12 @@ if "%_first%"=="%_v%" exit /b 0
 exit /b 1
 
 rem --------------------------------------------------------------------------
-rem Redis password. Redis holds interaction tokens of long jobs, so the
-rem compose redis requires REDIS_PASSWORD. It lives in .env.multi only. The
-rem value never passes through this script: PowerShell creates it, writes it
-rem into the file and checks it, reading it from the environment.
+rem Passwords: REDIS_PASSWORD and GRAFANA_ADMIN_PASSWORD. Redis holds
+rem interaction tokens of long jobs, so the compose redis requires
+rem REDIS_PASSWORD; Grafana, for monitoring, needs an admin password. They live
+rem in .env.multi only. A value never passes through this script: PowerShell
+rem creates it, writes it into the file and checks it, reading it from the
+rem environment. PW_KEY names the password it works on.
 rem --------------------------------------------------------------------------
 
 :ensure_redis_password
@@ -561,33 +655,65 @@ exit /b 0
 exit /b 2
 
 :write_redis_password
-rem 32 random bytes as hex go into the last plain REDIS_PASSWORD= line, or two
-rem lines are appended. The file is read and written as Latin-1 bytes, so every
-rem other byte stays as it was, and it is written in place, keeping its ACL.
+set "PW_KEY=REDIS_PASSWORD"
+set "PW_COMMENT=# Redis password written by deploy-multi.bat. How to change it: README_MULTI.md"
+call :write_password
+exit /b %errorlevel%
+
+:write_password
+rem 32 random bytes as hex go into the last plain PW_KEY= line, or two lines,
+rem PW_COMMENT and the password, are appended. The file is read and written as
+rem Latin-1 bytes, so every other byte stays as it was, and it is written in
+rem place, keeping its ACL.
 set "PS_1=$ErrorActionPreference='Stop'; $p=(Resolve-Path -LiteralPath $env:ENV_FILE).Path; $e=[Text.Encoding]::GetEncoding(28591); $t=$e.GetString([IO.File]::ReadAllBytes($p));"
-set "PS_2=$b=New-Object byte[] 32; [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b); $v='REDIS_PASSWORD='+[BitConverter]::ToString($b).Replace('-','').ToLower();"
-set "PS_3=$m=[regex]::Matches($t,'(?m)^REDIS_PASSWORD=[^\r\n]*'); if ($m.Count -gt 0) { $l=$m[$m.Count-1]; $t=$t.Substring(0,$l.Index)+$v+$t.Substring($l.Index+$l.Length) }"
-set "PS_4=else { $n=[string][char]10; if ($t.Contains([string][char]13)) { $n=[string][char]13+$n }; if ($t.Length -gt 0 -and -not $t.EndsWith([string][char]10)) { $t+=$n }; $t+='# Redis password written by deploy-multi.bat. How to change it: README_MULTI.md'+$n+$v+$n };"
+set "PS_2=$b=New-Object byte[] 32; [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b); $v=$env:PW_KEY+'='+[BitConverter]::ToString($b).Replace('-','').ToLower();"
+set "PS_3=$m=[regex]::Matches($t,'(?m)^'+$env:PW_KEY+'=[^\r\n]*'); if ($m.Count -gt 0) { $l=$m[$m.Count-1]; $t=$t.Substring(0,$l.Index)+$v+$t.Substring($l.Index+$l.Length) }"
+set "PS_4=else { $n=[string][char]10; if ($t.Contains([string][char]13)) { $n=[string][char]13+$n }; if ($t.Length -gt 0 -and -not $t.EndsWith([string][char]10)) { $t+=$n }; $t+=$env:PW_COMMENT+$n+$v+$n };"
 set "PS_5=[IO.File]::WriteAllBytes($p,$e.GetBytes($t))"
 powershell -NoProfile -NonInteractive -Command "%PS_1% %PS_2% %PS_3% %PS_4% %PS_5%"
 if errorlevel 1 (
-    >&2 echo [ERROR] Could not write a new REDIS_PASSWORD into %ENV_FILE%.
-    >&2 echo Add the line REDIS_PASSWORD=VALUE yourself, VALUE being 32 or more random letters and digits.
+    >&2 echo [ERROR] Could not write a new %PW_KEY% into %ENV_FILE%.
+    >&2 echo Add the line %PW_KEY%=VALUE yourself, VALUE being 32 or more random letters and digits.
     exit /b 1
 )
 exit /b 0
 
 :check_redis_password
-rem A REDIS_PASSWORD set by hand goes into REDIS_URL as it is: URL-safe
-rem characters only. Exit code 1: other characters, 3: shorter than 16.
-powershell -NoProfile -NonInteractive -Command "$v=$env:ENVF_REDIS_PASSWORD; if ($v -cnotmatch '^[A-Za-z0-9._~-]+$') { exit 1 }; if ($v.Length -lt 16) { exit 3 }; exit 0"
+set "PW_KEY=REDIS_PASSWORD"
+call :check_password
+exit /b %errorlevel%
+
+:check_password
+rem A PW_KEY password set by hand: URL-safe characters only, as REDIS_PASSWORD
+rem goes into REDIS_URL as it is. PowerShell reads ENVF_ plus PW_KEY from the
+rem environment. Exit code 1: other characters, 3: shorter than 16.
+powershell -NoProfile -NonInteractive -Command "$v=[Environment]::GetEnvironmentVariable('ENVF_'+$env:PW_KEY); if ($v -cnotmatch '^[A-Za-z0-9._~-]+$') { exit 1 }; if ($v.Length -lt 16) { exit 3 }; exit 0"
 set "RC=%errorlevel%"
 if "%RC%"=="1" (
-    >&2 echo [ERROR] REDIS_PASSWORD in %ENV_FILE% may only hold letters, digits and . _ ~ - as it goes into REDIS_URL.
-    >&2 echo Fix the value, or empty it and start writes a new one.
+    >&2 echo [ERROR] %PW_KEY% in %ENV_FILE% may only hold letters, digits and . _ ~ - so it can be used as it is.
+    >&2 echo Fix the value, or empty it and the script writes a new one.
     exit /b 2
 )
-if "%RC%"=="3" >&2 echo [WARN] REDIS_PASSWORD in %ENV_FILE% is shorter than 16 characters. A long random value is recommended.
+if "%RC%"=="3" >&2 echo [WARN] %PW_KEY% in %ENV_FILE% is shorter than 16 characters. A long random value is recommended.
+exit /b 0
+
+:ensure_grafana_password
+rem monitoring start: a missing, empty or placeholder GRAFANA_ADMIN_PASSWORD is
+rem replaced by a random one, as start does for REDIS_PASSWORD.
+call :load_env
+set "PW_KEY=GRAFANA_ADMIN_PASSWORD"
+call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD
+if not errorlevel 1 goto :check_password
+set "PW_COMMENT=# Grafana admin password written by deploy-multi.bat. See Monitoring in README_MULTI.md"
+call :write_password
+if errorlevel 1 exit /b %errorlevel%
+call :load_env
+call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD
+if errorlevel 1 (
+    >&2 echo [ERROR] Could not write GRAFANA_ADMIN_PASSWORD into %ENV_FILE%. Check the file.
+    exit /b 1
+)
+echo [OK] %ENV_FILE%: GRAFANA_ADMIN_PASSWORD was missing, a new one was written. The value is not shown.
 exit /b 0
 
 :check_redis_url

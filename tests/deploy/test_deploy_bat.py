@@ -8,7 +8,7 @@ import pytest
 
 from .support import REPO
 
-SUBCOMMANDS = ("start", "stop", "restart", "status", "logs", "update", "help")
+SUBCOMMANDS = ("start", "stop", "restart", "status", "logs", "update", "monitoring", "help")
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,8 @@ def test_what_each_command_does_without_a_password(code: list[str], sub: str, mo
 
 
 @pytest.mark.parametrize(
-    ("sub", "then"), [("stop", "%COMPOSE% down"), ("status", "call :show_status")]
+    ("sub", "then"),
+    [("stop", "%COMPOSE% --profile monitoring down"), ("status", "call :show_status")],
 )
 def test_commands_that_create_no_container_get_a_stand_in(code: list[str], sub, then) -> None:
     block = label_block(code, f"cmd_{sub}")
@@ -207,7 +208,14 @@ def test_ensure_generates_only_when_asked_and_checks_the_result(code: list[str])
 
 
 def test_the_password_is_made_and_written_by_powershell_alone(code: list[str]) -> None:
-    block = label_block(code, "write_redis_password")
+    assert label_block(code, "write_redis_password") == (
+        'set "PW_KEY=REDIS_PASSWORD"\n'
+        'set "PW_COMMENT=# Redis password written by deploy-multi.bat. How to change it: '
+        'README_MULTI.md"\n'
+        "call :write_password\n"
+        "exit /b %errorlevel%"
+    )
+    block = label_block(code, "write_password")
     parts = dict(re.findall(r'^set "(PS_\d)=(.*)"$', block, re.MULTILINE))
     assert sorted(parts) == ["PS_1", "PS_2", "PS_3", "PS_4", "PS_5"]
     script = " ".join(parts[k] for k in sorted(parts))
@@ -216,14 +224,16 @@ def test_the_password_is_made_and_written_by_powershell_alone(code: list[str]) -
     for needle in (
         "[Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b)",
         "New-Object byte[] 32",
-        "[BitConverter]::ToString($b).Replace('-','').ToLower()",
+        "$v=$env:PW_KEY+'='+[BitConverter]::ToString($b).Replace('-','').ToLower()",
         # bytes in and out as Latin-1: no BOM sniffing, every other byte kept
         "[Text.Encoding]::GetEncoding(28591)",
         "$e.GetString([IO.File]::ReadAllBytes($p))",
         "[IO.File]::WriteAllBytes($p,$e.GetBytes($t))",
-        # the last plain REDIS_PASSWORD= line is the one the .bat and Compose use
-        "[regex]::Matches($t,'(?m)^REDIS_PASSWORD=[^\\r\\n]*')",
+        # the last plain KEY= line is the one the .bat and Compose use
+        "[regex]::Matches($t,'(?m)^'+$env:PW_KEY+'=[^\\r\\n]*')",
         "$l=$m[$m.Count-1]",
+        # appended when there is none: the caller's comment, then the password
+        "$t+=$env:PW_COMMENT+$n+$v+$n",
     ):
         assert needle in script, needle
     assert (
@@ -234,12 +244,18 @@ def test_the_password_is_made_and_written_by_powershell_alone(code: list[str]) -
 
 def test_the_password_never_appears_on_a_command_line(code: list[str]) -> None:
     text = "\n".join(code)
-    assert "%ENVF_REDIS_PASSWORD%" not in text and "!ENVF_REDIS_PASSWORD!" not in text
-    assert "$env:ENVF_REDIS_PASSWORD" in label_block(code, "check_redis_password")
+    for key in ("REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        assert f"%ENVF_{key}%" not in text and f"!ENVF_{key}!" not in text
+    assert label_block(code, "check_redis_password") == (
+        'set "PW_KEY=REDIS_PASSWORD"\ncall :check_password\nexit /b %errorlevel%'
+    )
+    assert "$v=[Environment]::GetEnvironmentVariable('ENVF_'+$env:PW_KEY)" in label_block(
+        code, "check_password"
+    )
 
 
 def test_password_characters_and_length_are_checked(code: list[str]) -> None:
-    block = label_block(code, "check_redis_password")
+    block = label_block(code, "check_password")
     assert "-cnotmatch '^[A-Za-z0-9._~-]+$') { exit 1 }" in block
     assert "if ($v.Length -lt 16) { exit 3 }" in block
     assert 'if "%RC%"=="1" (' in block and "exit /b 2" in block
@@ -256,3 +272,87 @@ def test_redis_url_without_password_to_the_compose_redis_is_refused(code: list[s
         assert needle in block
     assert len("redis://redis:") == 14
     assert "exit /b 2" in label_block(code, "redis_url_without_password")
+
+
+# --- monitoring ----------------------------------------------------------------------------
+
+
+def test_grafana_password_of_the_window_is_dropped_before_compose_runs(code: list[str]) -> None:
+    text = "\n".join(code)
+    assert text.index('set "GRAFANA_ADMIN_PASSWORD="') < text.index('set "COMPOSE=')
+    assert "if defined GRAFANA_ADMIN_PASSWORD >&2 echo [WARN]" in text
+
+
+def test_only_the_monitoring_stop_and_its_logs_enable_the_profile(code: list[str]) -> None:
+    """Without --profile monitoring, Compose sees Redis and the bots: start, restart, update
+    and status work as before."""
+    profiled = [ln.strip() for ln in code if "--profile" in ln]
+    assert profiled == [
+        "%COMPOSE% --profile monitoring down --remove-orphans",  # stop: everything
+        'if defined MONITORING set "COMPOSE=%COMPOSE% --profile monitoring"',  # logs grafana
+        'set "COMPOSE=%COMPOSE% --profile monitoring"',  # monitoring start, stop, status
+    ]
+    logs = "\n".join(code).split("\n:cmd_logs\n", 1)[1].split("\n:logs_run\n", 1)[0]
+    for service in ("prometheus", "grafana"):
+        assert (
+            f'if /i "%~1"=="{service}" (set "TARGET={service}" & set "MONITORING=1" '
+            "& goto :logs_next)"
+        ) in logs
+
+
+def test_monitoring_checks_its_action_then_enables_the_profile(code: list[str]) -> None:
+    text = "\n".join(code)
+    head = text.split("\n:cmd_monitoring\n", 1)[1].split("\n:monitoring_go\n", 1)[0]
+    assert head.startswith('set "ACTION=%~2"\nif not "%~3"=="" goto :monitoring_usage\n')
+    for action in ("start", "stop", "status"):
+        assert f'if /i "%ACTION%"=="{action}" goto :monitoring_go' in head
+    assert "exit /b 2" in head.split(":monitoring_usage", 1)[1]
+    go = label_block(code, "monitoring_go")
+    steps = [
+        "call :require_docker",
+        "call :require_env_file",
+        "call :stand_in_redis_password",
+        'set "COMPOSE=%COMPOSE% --profile monitoring"',
+        'if /i "%ACTION%"=="stop" goto :monitoring_stop',
+        'if /i "%ACTION%"=="status" goto :monitoring_status',
+        "call :ensure_grafana_password",
+        "%COMPOSE% up -d prometheus grafana",
+        "call :wait_healthy grafana",
+        "%PROG% logs grafana",
+        "call :show_monitoring",
+    ]
+    positions = [go.index(step) for step in steps]
+    assert positions == sorted(positions), go
+    assert "%COMPOSE% rm --stop --force prometheus grafana" in label_block(code, "monitoring_stop")
+    assert "call :show_monitoring" in label_block(code, "monitoring_status")
+
+
+def test_show_monitoring_is_the_same_as_the_shell_scripts(code: list[str]) -> None:
+    block = label_block(code, "show_monitoring")
+    for needle in (
+        "%COMPOSE% ps --all prometheus grafana",
+        # cmd passes the quotes through; docker reads \" as a quote: up{job="mib-bots"}
+        "%COMPOSE% exec -T prometheus promtool query instant http://localhost:9090 "
+        '"up{job=\\"mib-bots\\"}"',
+        "http://localhost:3000",
+        "GRAFANA_ADMIN_PASSWORD in %ENV_FILE%",
+        "ssh -L 3000:localhost:3000 USER@SERVER",
+    ):
+        assert needle in block, needle
+
+
+def test_grafana_password_is_made_like_the_redis_one(code: list[str]) -> None:
+    block = label_block(code, "ensure_grafana_password")
+    assert block.startswith(
+        "call :load_env\n"
+        'set "PW_KEY=GRAFANA_ADMIN_PASSWORD"\n'
+        "call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD\n"
+        "if not errorlevel 1 goto :check_password\n"
+        'set "PW_COMMENT=# Grafana admin password written by deploy-multi.bat. See Monitoring '
+        'in README_MULTI.md"\n'
+        "call :write_password\n"
+        "if errorlevel 1 exit /b %errorlevel%\n"
+        "call :load_env\n"
+        "call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD\n"
+    )
+    assert "The value is not shown." in block
