@@ -258,6 +258,8 @@ class LoggingSettings(Section):
     # discord.py's gateway/http/webhook DEBUG lines carry raw payloads (message text,
     # interaction tokens); they stay at INFO unless this asks for them.
     log_discord_payloads: bool = False
+    # Prompts and questions are logged by their length only, unless this asks for them.
+    log_prompts: bool = False
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -379,6 +381,10 @@ class VideoSettings(Section):
 class HealthSettings(Section):
     health_file: str | None = None
     health_interval: float = Field(default=5.0, gt=0, le=60)
+    # GET /healthz and /metrics; 0 turns the server off. Containers listen on 0.0.0.0 so
+    # Prometheus can scrape them (compose sets it); elsewhere only this machine may ask.
+    health_port: int = Field(default=8080, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
 
     _blank = field_validator("health_file", mode="before")(_blank_is_none)
 
