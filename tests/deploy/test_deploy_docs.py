@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -65,7 +66,7 @@ def test_every_compose_command_line_reads_the_env_file() -> None:
     text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
     prefix = "docker compose -p discord-multi-bot -f docker-compose.multi.yml"
     uses = text.split(prefix)[1:]
-    assert len(uses) == 6
+    assert len(uses) == 7
     for rest in uses:
         assert rest.startswith(" --env-file .env.multi "), rest[:40]
 
@@ -78,3 +79,80 @@ def test_the_settings_table_links_to_the_redis_password_note() -> None:
     assert heading in text
     slug = re.sub(r"[^\w\- ]", "", heading.lstrip("# ").lower()).replace(" ", "-")
     assert anchor == slug == "redis-비밀번호-redis_password"
+
+
+# --- monitoring ----------------------------------------------------------------------------
+
+MONITORING_HEADING = "## 모니터링 (Prometheus + Grafana)"
+
+
+@pytest.fixture(scope="module")
+def monitoring_doc() -> str:
+    text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
+    assert text.count(MONITORING_HEADING) == 1
+    return text.split(MONITORING_HEADING, 1)[1].split("\n## ", 1)[0]
+
+
+def test_monitoring_section_tells_how_to_start_open_and_log_in(monitoring_doc: str) -> None:
+    assert len(re.findall(r"[가-힣]", monitoring_doc)) > 1500
+    for needle in (
+        "./deploy-multi.sh monitoring start",
+        "deploy-multi.bat monitoring start",
+        "./deploy-multi.sh monitoring stop",
+        "./deploy-multi.sh monitoring status",
+        "http://localhost:3000",
+        "ssh -L 3000:localhost:3000 <사용자>@<서버 주소>",
+        "사용자 `admin`, 비밀번호는 서버의 `.env.multi` 에 있는 `GRAFANA_ADMIN_PASSWORD`",
+        "grep '^GRAFANA_ADMIN_PASSWORD=' .env.multi",
+        "findstr /b GRAFANA_ADMIN_PASSWORD= .env.multi",
+        # exposing it, and why not by default
+        '`"127.0.0.1:3000:3000"` 을\n  `"3000:3000"` 으로 바꾸고',
+        "방화벽",
+        # the password: made like REDIS_PASSWORD, read once, how to change it
+        "#### Grafana 비밀번호 (`GRAFANA_ADMIN_PASSWORD`)",
+        "값은 화면에 출력하지 않습니다",
+        "**처음 시작할 때만**",
+        "docker volume rm discord-multi-bot_grafana-data",
+        # what the rest of the script does with the monitoring
+        "`./deploy-multi.sh stop` 은 모니터링까지 **모두** 중지합니다",
+        "./deploy-multi.sh logs grafana",
+        "`monitoring/prometheus.yml`",
+    ):
+        assert needle in monitoring_doc, needle
+
+
+def test_the_volume_and_images_named_are_the_compose_files() -> None:
+    import yaml
+
+    compose = yaml.safe_load((REPO / "docker-compose.multi.yml").read_text(encoding="utf-8"))
+    text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
+    assert f"{compose['name']}_grafana-data" == "discord-multi-bot_grafana-data"
+    assert "grafana-data" in compose["volumes"]
+    for service in ("prometheus", "grafana"):
+        assert f"`{compose['services'][service]['image']}`" in text, service
+
+
+def test_every_dashboard_panel_is_explained(monitoring_doc: str) -> None:
+    dashboard = json.loads(
+        (REPO / "monitoring/grafana/dashboards/mib-fleet.json").read_text(encoding="utf-8")
+    )
+    table = monitoring_doc.split("### 대시보드 패널", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| 패널 | 보여 주는 것 | 나빠 보일 때 | 할 일 |"
+    explained = [row.split(" | ", 1)[0].removeprefix("| ") for row in rows[1:]]
+    assert explained == [panel["title"] for panel in dashboard["panels"]]
+    for row in rows[1:]:
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert len(cells) == 4 and all(cells), row
+
+
+def test_the_anchors_of_the_monitoring_section_exist(monitoring_doc: str) -> None:
+    text = (REPO / "README_MULTI.md").read_text(encoding="utf-8")
+    slugs = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("# ").lower()).replace(" ", "-")
+        for line in text.splitlines()
+        if line.startswith("#")
+    }
+    anchors = re.findall(r"\]\(#([^)]+)\)", monitoring_doc)
+    assert anchors
+    assert set(anchors) <= slugs, set(anchors) - slugs
