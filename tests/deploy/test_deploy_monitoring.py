@@ -468,7 +468,7 @@ def test_state_panels_name_every_value(panels) -> None:
     """The stat panels map each number the expression can give to a word."""
     by_title = {p["title"]: p for p in panels}
     expected = {
-        "인스턴스 상태": {"0": "다운", "1": "종료 중", "2": "정상"},
+        "인스턴스 상태": {"0": "다운", "1": "서비스 안 함", "2": "정상"},
         "디스코드 게이트웨이 연결": {"0": "끊김", "1": "연결"},
         "Redis 모드": {"0": "local", "1": "degraded", "2": "warming", "3": "redis"},
     }
