@@ -24,6 +24,7 @@ import discord
 from bot.channels import route_channel_name
 from bot.gate import ACT_DEADLINE_S, AnswerGate, Verdict
 from bot.logging_setup import get_logger
+from bot.metrics import Metrics
 from bot.status import Counters
 from bot.store.claims import LEASE_S
 from bot.tasks import stop_task
@@ -141,9 +142,14 @@ Acknowledged = Callable[[], bool]
 
 
 class AnswerPath:
-    def __init__(self, gate: AnswerGate, counters: Counters) -> None:
+    def __init__(
+        self, gate: AnswerGate, counters: Counters, metrics: Metrics | None = None
+    ) -> None:
         self.gate = gate
         self.counters = counters
+        self.metrics = metrics or Metrics("")
+        # Events whose first visible output is already measured (see `first_output`).
+        self._shown: set[str] = set()
         # Claims this instance holds as a lease, with "the work is over" for each.
         self._holding: dict[str, asyncio.Event] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -163,17 +169,23 @@ class AnswerPath:
             log.info("event_left_to_peers", reason="draining", **event.log_fields())
             return False
         self._note_seen(event)
+        self.metrics.event_received(event.command, event.kind.value)
         result = await self.gate.should_answer(
             event.key, event.channel_name, event.command, event.created_at
         )
         if result.verdict is Verdict.SILENT:
+            if result.declined:
+                self.metrics.event_outcome(event.command, event.kind.value, "declined")
             log.debug("event_not_ours", **event.log_fields())
             return False
         if result.claimed:
             self._hold(event, acknowledged)
+        elif acknowledged is not None:
+            self._spawn(self._watch_ack(event, acknowledged), "ack")
         if result.verdict is Verdict.REFUSE:
             assert result.message is not None
             log.info("event_refused", reason=result.message, **event.log_fields())
+            self.metrics.event_outcome(event.command, event.kind.value, "refused")
             if event.kind in COUNTED_KINDS:
                 self.counters.record_refused()
             await refuse(result.message)
@@ -214,10 +226,37 @@ class AnswerPath:
                     await claims.renew(event.key)
                     next_renew = time.monotonic() + renew_every
                 await asyncio.sleep(HOLD_POLL_S)
+            if acknowledged is not None and acknowledged():
+                self._observe_ack(event)
             await claims.finalize(event.key)
         finally:
             self._holding.pop(event.key, None)
         await self._check_canary(event)
+
+    async def _watch_ack(self, event: Event, acknowledged: Acknowledged) -> None:
+        """Without a claim to hold (static routing), still time the acknowledgement."""
+        give_up_at = event.created_at + ACT_DEADLINE_S + LEASE_S
+        while not acknowledged() and time.time() < give_up_at:  # noqa: ASYNC110
+            await asyncio.sleep(HOLD_POLL_S)
+        if acknowledged():
+            self._observe_ack(event)
+
+    def _observe_ack(self, event: Event) -> None:
+        self.metrics.observe(self.metrics.ack, event.command, time.time() - event.created_at)
+
+    def first_output(self, key: str, command: str, created_at: float) -> None:
+        """The event's first visible output (a streamed answer's first text, an image's
+        first progress line): measured once per event. Events that never call this count
+        their first output at the end of the work."""
+        if key in self._shown:
+            return
+        self._shown.add(key)
+        self.metrics.observe(self.metrics.first_output, command, time.time() - created_at)
+
+    def _end_timings(self, event: Event) -> None:
+        self.first_output(event.key, event.command, event.created_at)
+        self._shown.discard(event.key)
+        self.metrics.observe(self.metrics.completion, event.command, event.age_ms() / 1000)
 
     def _note_seen(self, event: Event) -> None:
         self._spawn(self.gate.store.claims.note_seen(event.key), "seen")
@@ -255,11 +294,15 @@ class AnswerPath:
         self._work_over(event)
         if event.kind in COUNTED_KINDS:
             self.counters.record_handled(event.key)
+        self.metrics.event_outcome(event.command, event.kind.value, "answered")
+        self._end_timings(event)
 
     def failed(self, event: Event, exc: BaseException) -> str | None:
         """Count and log a failure; return the Korean message to show, if any."""
         self._work_over(event)
         if isinstance(exc, AlreadyShown):
+            self._end_timings(event)
+            self.metrics.event_outcome(event.command, event.kind.value, "failed")
             if event.kind in COUNTED_KINDS:
                 self.counters.record_failed(event.key)
             log.warning("event_failed_shown", reason=exc.cause.log_message, **event.log_fields())
@@ -275,7 +318,11 @@ class AnswerPath:
                 **event.log_fields(),
             )
             self.counters.dropped(event.key)
+            self._shown.discard(event.key)
+            self.metrics.event_outcome(event.command, event.kind.value, "dropped")
             return None
+        self._end_timings(event)
+        self.metrics.event_outcome(event.command, event.kind.value, "failed")
         if event.kind in COUNTED_KINDS:
             self.counters.record_failed(event.key)
         if isinstance(exc, UserFacingError):

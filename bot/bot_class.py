@@ -25,8 +25,10 @@ from bot.answering import (
 from bot.command_sync import tree_digest
 from bot.gate import SERVE, Admission, Admit, AnswerGate
 from bot.health_file import write_status
+from bot.health_server import MAX_LAG_S, Health, HealthServer, LoopLag
 from bot.job_runner import JobRunner
 from bot.logging_setup import get_logger
+from bot.metrics import Metrics
 from bot.routed_items import RoutedModal, dispatch_routed_modal
 from bot.router import MESSAGE_COMMAND, route
 from bot.status import Counters, InstanceStatus, package_version
@@ -146,6 +148,8 @@ class MultiInstanceBot(commands.Bot):
         self.extensions_to_load = tuple(extensions)
         self.store = store or open_store(settings)
         self.gate = AnswerGate(settings, self.store)
+        self.metrics = Metrics(settings.instance_id)
+        self.gate.metrics = self.metrics
         # Per-command admission (an area registers one: e.g. image declines while all its
         # providers are cooling down, so the next instance serves).
         self.admissions: dict[str, Admit] = {}
@@ -163,12 +167,20 @@ class MultiInstanceBot(commands.Bot):
             should_adopt=None if settings.is_single else self._should_adopt,
         )
         self.counters = Counters()
-        self.answers = AnswerPath(self.gate, self.counters)
+        self.answers = AnswerPath(self.gate, self.counters, self.metrics)
         self.routed_modals: list[type[RoutedModal]] = []
         self.message_handler: MessageHandler | None = None
         self.listener_errors = 0
         self.started_monotonic = time.monotonic()
         self._health_task: asyncio.Task[None] | None = None
+        self.loop_lag = LoopLag()
+        self.health_server = HealthServer(
+            self.health,
+            self.metrics,
+            host=settings.health.health_host,
+            port=settings.health.health_port,
+        )
+        self._watch_state()
         # Why this instance is not serving (shown by /상태 and `python -m bot health`).
         self.problem: str | None = None
         self._fatal_held = False
@@ -198,6 +210,10 @@ class MultiInstanceBot(commands.Bot):
     # ---- lifecycle ----
 
     async def setup_hook(self) -> None:
+        # First: /healthz says why while we back off, wait out a fatal close or connect.
+        self.loop_lag.start()
+        if self.settings.health.health_port:
+            await self.health_server.start()
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         await self.store.start(self.status)
@@ -404,6 +420,8 @@ class MultiInstanceBot(commands.Bot):
         await self.store.close()
         await super().close()
         self.write_health()
+        await self.health_server.stop()
+        await self.loop_lag.stop()
 
     # ---- status ----
 
@@ -438,6 +456,63 @@ class MultiInstanceBot(commands.Bot):
             problem=self.problem,
             # Once closed the drain is over: the last health file says "not connected".
             draining=self.answers.draining and not self.is_closed(),
+        )
+
+    def health(self) -> Health:
+        """What /healthz answers: serving, or why not (see bot/health_server.py)."""
+        status = self.status()
+        snapshot = {
+            "instance_id": status.instance_id,
+            "role": status.role,
+            "connected": self.gateway_connected,
+            "latency_ms": None if status.latency_ms is None else round(status.latency_ms, 1),
+            "uptime_s": round(status.uptime_s),
+            "coordination": status.coordination,
+            "in_flight": status.counters.in_flight,
+            "jobs": self.job_runner.driving,
+            "loop_lag_ms": round(self.loop_lag.lag_s * 1000),
+            "version": status.version,
+        }
+        if self.problem:
+            return Health(False, self.problem, snapshot)
+        if self.answers.draining:
+            return Health(False, "draining: finishing its work before it stops", snapshot)
+        if not self.gateway_connected:
+            return Health(False, "not connected to the Discord gateway", snapshot)
+        if self.loop_lag.lag_s > MAX_LAG_S:
+            lag = f"{self.loop_lag.lag_s:.1f}"
+            return Health(False, f"event loop unresponsive ({lag} s late)", snapshot)
+        return Health(True, "serving", snapshot)
+
+    def _watch_state(self) -> None:
+        """Gauges read at scrape time: whether we serve, the gateway, Redis, jobs."""
+        metrics = self.metrics
+        metrics.watch(
+            "mib_up", "1 while this instance serves", (), lambda: {(): float(self.health().healthy)}
+        )
+        metrics.watch(
+            "mib_gateway_connected",
+            "1 while connected to the Discord gateway",
+            (),
+            lambda: {(): float(self.gateway_connected)},
+        )
+        metrics.watch(
+            "mib_redis_mode",
+            "1 for the shared-state mode this instance is in",
+            ("mode",),
+            lambda: {(m.value,): float(self.store.mode is m) for m in Mode},
+        )
+        metrics.watch(
+            "mib_jobs",
+            "Durable jobs this instance drives, by state",
+            ("state",),
+            lambda: {(s,): float(n) for s, n in self.job_runner.state_counts().items()},
+        )
+        metrics.watch(
+            "mib_job_queue_length",
+            "Jobs waiting for a running slot on this instance",
+            (),
+            lambda: {(): float(self.job_runner.queued)},
         )
 
     def write_health(self) -> None:

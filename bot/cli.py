@@ -113,13 +113,46 @@ MESSAGE_CONTENT_NOTE = (
 )
 
 
+HEALTH_TIMEOUT_S = 3.0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
+    """Ask this container's instance at GET /healthz; when nothing answers there (stopped,
+    starting, HEALTH_PORT=0), the status file it last wrote says why."""
     from bot.health_file import judge
 
     settings = load_settings(args.env_file).settings
+    port = settings.health.health_port
+    if port:
+        answer = _ask_healthz(port)
+        if answer is not None:
+            healthy, reason = answer
+            print(("healthy: " if healthy else "unhealthy: ") + reason)
+            return EXIT_OK if healthy else EXIT_FAILURE
     verdict = judge(settings.health_path(), settings.health.health_interval)
     print(("healthy: " if verdict.healthy else "unhealthy: ") + verdict.reason)
     return EXIT_OK if verdict.healthy else EXIT_FAILURE
+
+
+def _ask_healthz(port: int) -> tuple[bool, str] | None:
+    """(healthy, reason) from the local health server, or None when it does not answer."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503: unhealthy, with the reason in the body
+        try:
+            body = json.loads(exc.read())
+        except ValueError:
+            return False, f"health server answered HTTP {exc.code}"
+    except (OSError, ValueError):
+        return None
+    instance = body.get("instance_id", "?")
+    return bool(body.get("healthy")), f"instance {instance}: {body.get('reason', 'no reason')}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:

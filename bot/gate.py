@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.logging_setup import get_logger
+from bot.metrics import Metrics
 from bot.router import COMMAND_AREAS, Decision, route
 from bot.routing_table import routing_table
 from bot.store import FleetStore, Mode, local_store
@@ -69,6 +70,7 @@ class GateResult:
     message: str | None = None
     claimed: bool = False  # a claim was taken: the answering path must make it final
     rank: int | None = None
+    declined: bool = False  # silent because admission declined (the next rank serves)
 
 
 SILENT = GateResult(Verdict.SILENT)
@@ -87,6 +89,7 @@ class AnswerGate:
         self.store = store or local_store(self.instance)
         self.claim_step = settings.fleet.claim_step if claim_step is None else claim_step
         self.admit: Admit = serve_everything
+        self.metrics: Metrics | None = None
 
     def alive(self) -> frozenset[int]:
         view = self.store.liveness.alive_view()
@@ -118,17 +121,21 @@ class AnswerGate:
         admission = await self.admit(command)
         if admission.kind is AdmissionKind.DECLINE and not last:
             log.info("declined", event_key=event_key, command=command, rank=rank)
-            return SILENT
+            return GateResult(Verdict.SILENT, declined=True, rank=rank)
         await _sleep_until(created_at + rank * self.claim_step)
         won = await self._claim(event_key, created_at, rank)
         if won is None:  # the store stayed unreachable until the deadline
             await _release(admission)
             return await self._static(channel_name, command)
+        if self.metrics is not None:
+            self.metrics.claim(won)
         if not won:
             await _release(admission)
             return SILENT
         if rank:
             log.info("covered_for_owner", event_key=event_key, rank=rank, owner=ranked[0])
+            if self.metrics is not None:
+                self.metrics.takeover(command)
         return _result(admission, claimed=True, rank=rank)
 
     async def _claim(self, event_key: str, created_at: float, rank: int) -> bool | None:

@@ -115,6 +115,7 @@ class JobRunner:
         self._slots = asyncio.Semaphore(max_running)
         self._waiting: list[str] = []  # queued job ids, oldest first
         self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._driven: dict[str, Job] = {}  # the jobs being driven, as their drivers see them
         self._nudges: dict[str, asyncio.Event] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -165,6 +166,17 @@ class JobRunner:
     @property
     def driving(self) -> int:
         return len(self._drivers)
+
+    @property
+    def queued(self) -> int:
+        return len(self._waiting)
+
+    def state_counts(self) -> dict[str, int]:
+        """How many of the jobs this instance drives are in each state (for /metrics)."""
+        counts: dict[str, int] = {}
+        for job in self._driven.values():
+            counts[job.state.value] = counts.get(job.state.value, 0) + 1
+        return counts
 
     # ---- resuming and adopting ----
 
@@ -221,10 +233,12 @@ class JobRunner:
         self._nudges[job.id] = asyncio.Event()
         task = asyncio.create_task(self._drive(job), name=f"job-{job.id}")
         self._drivers[job.id] = task
+        self._driven[job.id] = job
 
         def forget(_: asyncio.Task[None]) -> None:
             self._drivers.pop(job.id, None)
             self._nudges.pop(job.id, None)
+            self._driven.pop(job.id, None)
 
         task.add_done_callback(forget)
 

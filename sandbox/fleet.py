@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import Iterable, Mapping
@@ -126,6 +127,8 @@ class Fleet:
                     "DISCORD_API_BASE_URL": labelled_url(rest_url, label),
                     "DISCORD_GATEWAY_URL": labelled_url(gateway_url, label),
                     "HEALTH_FILE": str(workdir / f"health-{label}.json"),
+                    # Each process its own /healthz and /metrics port on this machine.
+                    "HEALTH_PORT": str(free_port()),
                     "PYTHONUNBUFFERED": "1",
                 }
             )
@@ -250,8 +253,20 @@ class Fleet:
     def events(self, label: str | int, name: str) -> list[dict[str, object]]:
         return [e for e in self.instances[str(label)].events if e.get("event") == name]
 
+    def health_url(self, label: str | int, path: str = "/healthz") -> str:
+        """The instance's health server (`/healthz`, `/metrics`)."""
+        port = self.instances[str(label)].env["HEALTH_PORT"]
+        return f"http://127.0.0.1:{port}{path}"
+
     def pids(self) -> list[int]:
         return [i.process.pid for i in self.instances.values() if i.process is not None]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _fake_keys() -> dict[str, str]:

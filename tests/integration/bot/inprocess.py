@@ -40,7 +40,8 @@ async def running_bot(
     extensions: Sequence[str], **settings: object
 ) -> AsyncIterator[MultiInstanceBot]:
     """A single-process bot with `extensions`, started and READY; closed afterwards."""
-    values = {"discord_token": TOKEN, "identify_spacing": 0.05} | settings
+    # No health server unless asked: port 8080 may be taken, or held by a parallel test.
+    values = {"discord_token": TOKEN, "identify_spacing": 0.05, "health_port": 0} | settings
     bot = MultiInstanceBot(Settings.build(**values), extensions=extensions)
     ready = asyncio.Event()
 

@@ -1,0 +1,110 @@
+"""/healthz and /metrics of real bot processes: the health flips with the gateway, and the
+counters hold exactly what a known sequence of commands should leave."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="function")]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+async def healthz(sb, label: str) -> tuple[int, dict]:
+    status, body = await asyncio.to_thread(get, sb.fleet.health_url(label))
+    return status, json.loads(body)
+
+
+def samples(text: str) -> dict[str, float]:
+    """`name{labels}` -> value, for every sample line of a Prometheus text page."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            found[key] = float(value)
+    return found
+
+
+async def metrics(sb, label: str) -> dict[str, float]:
+    status, body = await asyncio.to_thread(get, sb.fleet.health_url(label, "/metrics"))
+    assert status == 200
+    return samples(body)
+
+
+async def until(predicate, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.1)
+
+
+async def test_healthz_follows_the_gateway_connection(sandbox_factory):
+    async with sandbox_factory(instances=(1,)) as sb:
+        status, body = await healthz(sb, "1")
+        assert (status, body["healthy"], body["reason"]) == (200, True, "serving")
+        assert (body["instance_id"], body["role"], body["connected"]) == ("1", "chat", True)
+        # Discord drops the session and, for a while, closes every new one: 503 meanwhile.
+        sb.fake.rules.identify_close_code = 4000
+        await sb.fake.close_sessions("1")
+
+        async def unhealthy() -> bool:
+            status, body = await healthz(sb, "1")
+            return status == 503 and body["reason"] == "not connected to the Discord gateway"
+
+        await until(unhealthy)
+        sb.fake.rules.identify_close_code = None
+
+        async def healthy_again() -> bool:
+            return (await healthz(sb, "1"))[0] == 200
+
+        await until(healthy_again, timeout=30)
+
+
+def series(name: str, **labels: str) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+async def test_metrics_count_a_known_sequence_exactly(sandbox_factory):
+    async with sandbox_factory(instances=(1, 4)) as sb:
+        for _ in range(3):
+            assert (await sb.ask("채팅방-1", "핑")).answered_by == "1"
+        assert (await sb.ask("general", "핑")).answered_by == "4"
+        await asyncio.sleep(1.0)  # rank 1's claim attempts are over
+        one, four = await metrics(sb, "1"), await metrics(sb, "4")
+        ping = {"command": "핑", "kind": "command"}
+        assert one[series("mib_events_received_total", instance="1", **ping)] == 4
+        assert one[series("mib_events_total", instance="1", outcome="answered", **ping)] == 3
+        assert one[series("mib_claims_total", instance="1", result="won")] == 3
+        assert one[series("mib_claims_total", instance="1", result="lost")] == 1
+        assert four[series("mib_events_received_total", instance="4", **ping)] == 4
+        assert four[series("mib_events_total", instance="4", outcome="answered", **ping)] == 1
+        assert four[series("mib_claims_total", instance="4", result="won")] == 1
+        assert four[series("mib_claims_total", instance="4", result="lost")] == 3
+        assert one[series("mib_ack_seconds_count", instance="1", command="핑")] == 3
+        assert one[series("mib_completion_seconds_count", instance="1", command="핑")] == 3
+        assert one[series("mib_up", instance="1")] == 1
+        assert one[series("mib_gateway_connected", instance="1")] == 1
+        assert one[series("mib_redis_mode", instance="1", mode="redis")] == 1
+        assert one[series("mib_redis_mode", instance="1", mode="degraded")] == 0
+        assert one["process_resident_memory_bytes"] > 0
+        assert not [k for k in one if k.startswith("mib_takeovers_total")]
+
+        await sb.fleet.kill("1")
+        assert (await sb.ask("채팅방-1", "핑")).answered_by == "4"
+        four = await metrics(sb, "4")
+        assert four[series("mib_takeovers_total", instance="4", command="핑")] == 1
+        acks = [v for k, v in four.items() if re.match(r'mib_ack_seconds_count\{.*"핑"', k)]
+        assert acks == [2]
