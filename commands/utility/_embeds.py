@@ -42,8 +42,32 @@ def ping_embed(status: InstanceStatus) -> discord.Embed:
     embed = discord.Embed(title="🏓 퐁!", description=description, colour=COLOR_OK)
     embed.add_field(name="게이트웨이 지연", value=format_latency(status.latency_ms))
     embed.add_field(name="가동 시간", value=format_duration(status.uptime_s))
+    embed.add_field(name="진행 중", value=f"{status.counters.in_flight}건")
+    embed.add_field(name="공유 상태", value=COORDINATION_SHORT.get(status.coordination, "?"))
+    embed.add_field(name="최근 1시간", value=hour_summary(status))
     embed.set_footer(text=f"버전 {status.version}")
     return embed
+
+
+COORDINATION_SHORT: dict[str, str] = {
+    "redis": "🟢 Redis",
+    "warming": "🟡 Redis 재연결 직후",
+    "degraded": "🟠 Redis 끊김 (정적 라우팅)",
+    "local": "단일 프로세스",
+}
+
+
+def error_rate(handled: int, failed: int) -> str | None:
+    """`실패 / (처리 + 실패)` as a whole percent, or None before any work."""
+    total = handled + failed
+    return None if total == 0 else f"{round(100 * failed / total)}%"
+
+
+def hour_summary(status: InstanceStatus) -> str:
+    counters = status.counters
+    text = f"처리 {counters.handled_1h} · 실패 {counters.failed_1h}"
+    rate = error_rate(counters.handled_1h, counters.failed_1h)
+    return text if rate is None else f"{text} (오류율 {rate})"
 
 
 COORDINATION_LABELS: dict[str, str] = {
@@ -68,7 +92,7 @@ def _instance_field(status: InstanceStatus) -> str:
         lines.append(DRAINING_LABEL)
     lines += [
         f"지연 {format_latency(status.latency_ms)} · 가동 {format_duration(status.uptime_s)}",
-        f"1시간 처리 {counters.handled_1h} · 실패 {counters.failed_1h}",
+        f"1시간 {hour_summary(status)}",
         f"진행 중 {counters.in_flight}",
     ]
     return "\n".join(lines)

@@ -67,7 +67,30 @@ def test_ping_names_instance_role_latency_and_uptime():
     embed = ping_embed(status())
     assert "#1" in embed.description and "채팅" in embed.description
     fields = {f.name: f.value for f in embed.fields}
-    assert fields == {"게이트웨이 지연": "42 ms", "가동 시간": "1시간 2분"}
+    assert fields == {
+        "게이트웨이 지연": "42 ms",
+        "가동 시간": "1시간 2분",
+        "진행 중": "2건",
+        "공유 상태": "단일 프로세스",
+        "최근 1시간": "처리 0 · 실패 0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("handled_1h", "failed_1h", "line"),
+    [
+        (0, 0, "처리 0 · 실패 0"),
+        (9, 1, "처리 9 · 실패 1 (오류율 10%)"),
+        (0, 3, "처리 0 · 실패 3 (오류율 100%)"),
+        (199, 1, "처리 199 · 실패 1 (오류율 0%)"),
+    ],
+)
+def test_the_hour_shows_an_error_rate_once_there_is_work(handled_1h, failed_1h, line):
+    counters = CounterSnapshot(handled_1h=handled_1h, failed_1h=failed_1h)
+    embed = ping_embed(status(counters=counters, coordination="redis"))
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["최근 1시간"] == line
+    assert fields["공유 상태"] == "🟢 Redis"
     assert_within_discord_limits(embed)
 
 
