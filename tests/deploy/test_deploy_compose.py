@@ -55,7 +55,11 @@ def test_bots_are_one_definition_merged_four_times(raw: str) -> None:
 @pytest.mark.parametrize("n", range(1, 5))
 def test_bot_service(services, n: int) -> None:
     bot = services[f"bot-{n}"]
-    assert bot["environment"] == {"INSTANCE_ID": str(n), "REDIS_URL": BOT_REDIS_URL}
+    assert bot["environment"] == {
+        "INSTANCE_ID": str(n),
+        "REDIS_URL": BOT_REDIS_URL,
+        "HEALTH_HOST": "0.0.0.0",  # /metrics reachable by Prometheus on the project network
+    }
     env_file = bot["env_file"]
     assert env_file == ".env.multi" or env_file == [".env.multi"]
     assert bot["depends_on"] == {"redis": {"condition": "service_healthy"}}
@@ -88,6 +92,7 @@ def test_no_secret_in_the_compose_file(services) -> None:
         "INSTANCE_ID": None,  # any literal: 1..4
         "REDIS_URL": BOT_REDIS_URL,
         "REDISCLI_AUTH": "${REDIS_PASSWORD}",
+        "HEALTH_HOST": "0.0.0.0",
         "GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_ADMIN_PASSWORD:-}",
     }
     for name, service in services.items():

@@ -314,6 +314,20 @@ def test_prometheus_scrapes_the_four_bots_every_15_seconds(prometheus_config) ->
     ]
 
 
+def test_the_bots_serve_metrics_where_prometheus_scrapes(services, prometheus_config) -> None:
+    """The bot's HEALTH_PORT default is the scraped port, and in the containers it listens
+    on every interface (its own default, 127.0.0.1, would refuse Prometheus)."""
+    from env_manager import Settings
+
+    fields = Settings.fields()
+    assert (fields["health_port"].default, fields["health_host"].default) == (8080, "127.0.0.1")
+    targets = prometheus_config["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == [f"{bot}:{fields['health_port'].default}" for bot in BOTS]
+    for bot in BOTS:
+        assert services[bot]["environment"]["HEALTH_HOST"] == "0.0.0.0", bot
+        assert "ports" not in services[bot], bot  # the project network only
+
+
 def test_honor_labels_is_explained_where_it_is_set() -> None:
     text = (REPO / "monitoring/prometheus.yml").read_text(encoding="utf-8")
     before = text.split("\n    honor_labels: true\n", 1)[0].rsplit("scheme: http", 1)[1]
