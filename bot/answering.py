@@ -23,7 +23,7 @@ import discord
 
 from bot.channels import route_channel_name
 from bot.gate import ACT_DEADLINE_S, AnswerGate, Verdict
-from bot.logging_setup import get_logger
+from bot.logging_setup import bind_request, get_logger
 from bot.metrics import Metrics
 from bot.status import Counters
 from bot.store.claims import LEASE_S
@@ -77,6 +77,20 @@ class Event:
             "command": self.command,
             "channel": self.channel_name,
             "guild_id": self.guild_id,
+            "user_id": self.user_id,
+        }
+
+    def request_fields(self) -> dict[str, object]:
+        """What every log line of this request carries (ARCHITECTURE.md, "Logs")."""
+        if self.key.startswith("msg:"):
+            source: dict[str, object] = {"message_id": self.key.removeprefix("msg:")}
+        else:
+            source = {"interaction_id": self.key}
+        return {
+            **source,
+            "command": self.command,
+            "guild_id": self.guild_id,
+            "channel": self.channel_name,
             "user_id": self.user_id,
         }
 
@@ -165,6 +179,7 @@ class AnswerPath:
         tells when Discord accepted the answer, which makes the claim final; without it
         the claim becomes final when the work is over.
         """
+        bind_request(**event.request_fields())
         if self.draining:
             log.info("event_left_to_peers", reason="draining", **event.log_fields())
             return False
@@ -244,14 +259,17 @@ class AnswerPath:
     def _observe_ack(self, event: Event) -> None:
         self.metrics.observe(self.metrics.ack, event.command, time.time() - event.created_at)
 
-    def first_output(self, key: str, command: str, created_at: float) -> None:
+    def first_output(
+        self, key: str, command: str, created_at: float, at: float | None = None
+    ) -> None:
         """The event's first visible output (a streamed answer's first text, an image's
-        first progress line): measured once per event. Events that never call this count
-        their first output at the end of the work."""
+        first progress line) at wall time `at` (now): measured once per event. Events
+        that never call this count their first output at the end of the work."""
         if key in self._shown:
             return
         self._shown.add(key)
-        self.metrics.observe(self.metrics.first_output, command, time.time() - created_at)
+        shown = time.time() if at is None else at
+        self.metrics.observe(self.metrics.first_output, command, shown - created_at)
 
     def _end_timings(self, event: Event) -> None:
         self.first_output(event.key, event.command, event.created_at)
@@ -294,6 +312,9 @@ class AnswerPath:
         self._work_over(event)
         if event.kind in COUNTED_KINDS:
             self.counters.record_handled(event.key)
+            # One line per answered request, whichever task reports it (slash commands
+            # finish in discord.py's completion event, outside the request's context).
+            log.info("event_answered", **event.request_fields(), duration_ms=event.age_ms())
         self.metrics.event_outcome(event.command, event.kind.value, "answered")
         self._end_timings(event)
 
@@ -341,7 +362,6 @@ class AnswerPath:
         """Admit, run `work`, count it and show a failure; True if this instance did the work."""
         if not await self.admit(event, reply_error, acknowledged):
             return False
-        started = time.monotonic()
         try:
             await work()
         except Exception as exc:
@@ -350,11 +370,6 @@ class AnswerPath:
                 await reply_error(message)
             return True
         self.finished(event)
-        log.debug(
-            "event_answered",
-            duration_ms=round((time.monotonic() - started) * 1000),
-            **event.log_fields(),
-        )
         return True
 
 

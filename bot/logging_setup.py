@@ -10,6 +10,7 @@ import logging
 import logging.handlers
 import re
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +126,7 @@ def configure_logging(
 
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_duration,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         add_instance,
@@ -180,6 +182,32 @@ def configure_logging(
         # Asked for: follow the root level (DEBUG shows payloads, redacted all the same).
         quiet = max(logging.INFO, logging.getLevelName(level))
         logging.getLogger(name).setLevel(logging.NOTSET if discord_payloads else quiet)
+
+
+# The request-scoped context (bound by the answering path): the start time, from which
+# every line of the request gets `duration_ms`.
+STARTED_KEY = "_request_started"
+
+
+def add_duration(
+    _: object, __: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    started = event_dict.pop(STARTED_KEY, None)
+    if started is not None:
+        event_dict.setdefault("duration_ms", round((time.monotonic() - started) * 1000))
+    return event_dict
+
+
+def bind_request(**fields: object) -> None:
+    """Every later log line of this task (and tasks it starts) carries `fields` and
+    `duration_ms` since now (a request: its id, command, guild, channel, user)."""
+    structlog.contextvars.bind_contextvars(**fields, **{STARTED_KEY: time.monotonic()})
+
+
+def prompt_fields(text: str, *, log_prompts: bool) -> dict[str, object]:
+    """How a user's prompt appears in logs: its length, and the text only if asked
+    (LOG_PROMPTS=true)."""
+    return {"prompt_chars": len(text), **({"prompt": text} if log_prompts else {})}
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

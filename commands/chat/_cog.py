@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answering import first_reply_nonce
-from bot.logging_setup import get_logger
+from bot.logging_setup import get_logger, prompt_fields
 from bot.store.memory import MemoryTurn
 from commands._validation import clean_text
 from commands.chat._conversation import conversation_key, model_turns, remembered_question
@@ -239,6 +239,9 @@ class ChatCommands(commands.Cog):
             placeholder=isinstance(surface, ReplySurface),
         )
         await save(result.text, result.usage)
+        if result.first_shown_at is not None:
+            shown_wall = time.time() - (time.monotonic() - result.first_shown_at)
+            self.bot.answers.first_output(key, "채팅", created_at_of(key), at=shown_wall)
         first_edit_ms = (
             round((result.first_shown_at - result.first_token_at) * 1000)
             if result.first_shown_at is not None and result.first_token_at is not None
@@ -248,6 +251,7 @@ class ChatCommands(commands.Cog):
             "chat_answered",
             event_key=key,
             chars=len(result.text),
+            **prompt_fields(question, log_prompts=self.bot.settings.logging.log_prompts),
             input_tokens=result.usage.input_tokens if result.usage else None,
             output_tokens=result.usage.output_tokens if result.usage else None,
             first_token_to_first_edit_ms=first_edit_ms,
@@ -272,6 +276,11 @@ class ChatCommands(commands.Cog):
             text_only = [*turns[:-1], Turn("user", turns[-1].text)]
             async for chunk in client.stream(text_only):
                 yield chunk
+
+
+def created_at_of(key: str) -> float:
+    """When the event behind `key` (an interaction id or `msg:<message id>`) was created."""
+    return discord.utils.snowflake_time(int(key.removeprefix("msg:"))).timestamp()
 
 
 def conversation_of(channel: object, user_id: int) -> str:

@@ -15,7 +15,7 @@ import io
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import discord
@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.answering import guarded_autocomplete
 from bot.gate import SERVE, Admission, AdmissionKind
-from bot.logging_setup import get_logger
+from bot.logging_setup import get_logger, prompt_fields
 from bot.tasks import stop_task
 from commands._validation import clean_text
 from commands.image._buttons import result_view
@@ -87,8 +87,15 @@ def ratio_choices(typed: str) -> list[app_commands.Choice[str]]:
 class Progress:
     """Edits the deferred placeholder: who is drawing, for how long, who failed before."""
 
-    def __init__(self, interaction: discord.Interaction, count: int, interval: float) -> None:
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        count: int,
+        interval: float,
+        on_shown: Callable[[], None] | None = None,
+    ) -> None:
         self.interaction = interaction
+        self.on_shown = on_shown  # told once, when the first progress line is visible
         self.count = count
         self.interval = interval
         self.started = time.monotonic()
@@ -122,6 +129,10 @@ class Progress:
                 )
             except discord.HTTPException as exc:  # progress is a courtesy: never fail on it
                 log.debug("image_progress_edit_failed", status=exc.status, code=exc.code)
+                return
+            if self.on_shown is not None:
+                self.on_shown()
+                self.on_shown = None
 
     @property
     def elapsed_s(self) -> float:
@@ -306,7 +317,13 @@ class ImageCommands(commands.Cog):
         *,
         key: str,
     ) -> None:
-        progress = Progress(interaction, spec.count, self.settings.image_progress_interval)
+        created_at = discord.utils.snowflake_time(interaction.id).timestamp()
+        progress = Progress(
+            interaction,
+            spec.count,
+            self.settings.image_progress_interval,
+            on_shown=lambda: self.bot.answers.first_output(key, "이미지", created_at),
+        )
         self._drawing[key] = progress
         try:
             try:
@@ -348,6 +365,7 @@ class ImageCommands(commands.Cog):
         log.info(
             "image_generated",
             event_key=key,
+            **prompt_fields(spec.prompt, log_prompts=self.bot.settings.logging.log_prompts),
             provider=served.result.provider,
             model=served.result.model,
             images=len(files),

@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.channels import route_channel_name
 from bot.job_runner import Failed, Pending, PollResult, Ready
-from bot.logging_setup import get_logger
+from bot.logging_setup import get_logger, prompt_fields
 from bot.store.jobs import Job, JobState, JobStoreUnavailable, new_job_id
 from commands._validation import clean_text
 from commands.video._buttons import cancel_view
@@ -284,6 +284,12 @@ class VideoCommands(commands.Cog):
             view=cancel_view(job.id, job.user_id),
         )
         job.options["message_id"] = message.id
+        self.bot.answers.first_output(str(interaction.id), "비디오", job.token_issued_at)
+        log.info(
+            "video_requested",
+            job_id=job.id,
+            **prompt_fields(request.prompt, log_prompts=self.bot.settings.logging.log_prompts),
+        )
         try:
             await runner.submit(job)
         except JobStoreUnavailable as exc:

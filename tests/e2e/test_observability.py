@@ -108,3 +108,26 @@ async def test_metrics_count_a_known_sequence_exactly(sandbox_factory):
         assert four[series("mib_takeovers_total", instance="4", command="핑")] == 1
         acks = [v for k, v in four.items() if re.match(r'mib_ack_seconds_count\{.*"핑"', k)]
         assert acks == [2]
+
+
+REQUEST_FIELDS = {"command", "guild_id", "channel", "user_id", "duration_ms"}
+
+
+async def test_every_log_line_is_json_and_request_lines_carry_the_request(sandbox_factory):
+    async with sandbox_factory(instances=(1,)) as sb:
+        ping = await sb.ask("채팅방-1", "핑")
+        chat = await sb.ask("채팅방-1", "채팅", options={"질문": "하늘은 왜 파래?"}, settle=1.5)
+        await asyncio.sleep(0.5)
+        lines = sb.fleet.instances["1"].log_path.read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
+        assert all(r["instance_id"] == "1" for r in records)
+        for result, command in ((ping, "핑"), (chat, "채팅")):
+            mine = [r for r in records if r.get("interaction_id") == str(result.interaction_id)]
+            assert mine, f"no line of the {command} request"
+            for record in mine:
+                assert record.keys() >= REQUEST_FIELDS, record
+                assert (record["command"], record["channel"]) == (command, "채팅방-1")
+        answered = [r for r in records if r["event"] == "chat_answered"]
+        assert [r["prompt_chars"] for r in answered] == [len("하늘은 왜 파래?")]
+        assert "prompt" not in answered[0]
+        assert "하늘은 왜 파래?" not in "\n".join(lines), "prompts are logged by length only"
