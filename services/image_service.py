@@ -34,6 +34,7 @@ from services.errors import (
 from services.image_types import ImageRequest, ImageResult
 from services.minimax_image import MODELS as MINIMAX_MODELS
 from services.stability_image import MODELS as STABILITY_MODELS
+from services.telemetry import ProviderObserver, observed
 
 LABELS: dict[str, str] = {"minimax": "MiniMax", "stability": "Stability"}
 MODELS: dict[str, tuple[str, ...]] = {"minimax": MINIMAX_MODELS, "stability": STABILITY_MODELS}
@@ -105,8 +106,10 @@ class ImageService:
         rate_limit_cooldown_s: float,
         account_cooldown_s: float,
         cooldowns: Cooldowns | None = None,
+        observer: ProviderObserver | None = None,
     ) -> None:
         self.clients = dict(clients)
+        self.observer = observer
         # The automatic order, limited to providers this process holds a key for.
         self.order = tuple(p for p in order if p in self.clients)
         self.rate_limit_cooldown_s = rate_limit_cooldown_s
@@ -149,7 +152,8 @@ class ImageService:
             if on_attempt is not None:
                 await on_attempt(provider, tuple(failures))
             try:
-                result = await client.generate(self._for(provider, request))
+                async with observed(self.observer, provider, "image"):
+                    result = await client.generate(self._for(provider, request))
             except ContentRefused:
                 raise
             except ProviderError as exc:

@@ -25,6 +25,7 @@ from commands.chat._conversation import conversation_key, model_turns, remembere
 from commands.chat._stream import stream_answer
 from services.errors import ImagesNotSupported, InvalidInputError, UserFacingError
 from services.openai_service import ChatOptions, ImagePart, OpenAIChat, Turn, Usage
+from services.telemetry import observed
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
@@ -264,18 +265,21 @@ class ChatCommands(commands.Cog):
         """The provider's stream; a model that refuses images is asked again with text only
         (nothing was shown yet) and the user is told."""
         sent_any = False
+        observer = self.bot.metrics.provider_call
         try:
-            async for chunk in client.stream(turns):
-                sent_any = True
-                yield chunk
+            async with observed(observer, "openai", "chat"):
+                async for chunk in client.stream(turns):
+                    sent_any = True
+                    yield chunk
         except ImagesNotSupported:
             if sent_any or not turns[-1].images:
                 raise
             log.info("chat_images_dropped", model=self.settings.chat_model)
             notes.append(IMAGES_DROPPED)
             text_only = [*turns[:-1], Turn("user", turns[-1].text)]
-            async for chunk in client.stream(text_only):
-                yield chunk
+            async with observed(observer, "openai", "chat"):
+                async for chunk in client.stream(text_only):
+                    yield chunk
 
 
 def created_at_of(key: str) -> float:

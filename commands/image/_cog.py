@@ -176,6 +176,7 @@ class ImageCommands(commands.Cog):
                 order=self.settings.provider_order,
                 rate_limit_cooldown_s=self.settings.image_rate_limit_cooldown,
                 account_cooldown_s=self.settings.image_account_cooldown,
+                observer=self.bot.metrics.provider_call,
             )
         return self._service
 

@@ -53,6 +53,7 @@ from services.minimax_video import (
     VideoRequest,
     check_video_request,
 )
+from services.telemetry import observed
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
@@ -102,18 +103,21 @@ class VideoJobs:
     # ---- the provider ----
 
     async def start(self, job: Job) -> str:
-        return await self.client().create(request_of(job))
+        async with observed(self.bot.metrics.provider_call, "minimax", "video_create"):
+            return await self.client().create(request_of(job))
 
     async def poll(self, job: Job) -> PollResult:
         assert job.provider_task_id is not None
-        status = await self.client().query(job.provider_task_id)
+        async with observed(self.bot.metrics.provider_call, "minimax", "video_query"):
+            status = await self.client().query(job.provider_task_id)
         if status.state is TaskState.FAIL:
             return Failed(status.failure().user_message)
         if status.state is not TaskState.SUCCESS:
             return Pending(status.state.value)
         if status.file_id is None:
             return Pending(TaskState.SUCCESS.value)  # the file is not listed yet
-        file = await self.client().retrieve(status.file_id)
+        async with observed(self.bot.metrics.provider_call, "minimax", "video_retrieve"):
+            file = await self.client().retrieve(status.file_id)
         return Ready(
             {
                 "file_id": file.file_id,
@@ -148,7 +152,8 @@ class VideoJobs:
         )
         data = None
         if file.size is None or file.size <= limit:
-            data = await self.client().download(file, limit)
+            async with observed(self.bot.metrics.provider_call, "minimax", "video_download"):
+                data = await self.client().download(file, limit)
         body = result_text(job.options, time.time() - job.created_at)
         if data is None:
             body = f"{body}\n{link_text(file.download_url, file.size, limit)}"

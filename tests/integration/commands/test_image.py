@@ -336,3 +336,23 @@ async def test_the_placeholder_shows_who_draws_and_who_failed_meanwhile(w):
     assert shown[-1].endswith("\n↪️ MiniMax: 서비스 장애 → Stability로 다시 시도해요")
     # The result replaced the placeholder: no progress text is left on the message.
     assert result.content in (None, "")
+
+
+async def test_provider_calls_and_their_failures_reach_the_metrics(w):
+    metrics = w.bot.metrics
+
+    def count(name: str, **labels: str) -> float:
+        return metrics.sample(name, **labels) or 0.0
+
+    errors = {"provider": "minimax", "kind": "ProviderOutOfCredit"}
+    calls = {"provider": "stability", "operation": "image"}
+    before = (
+        count("mib_provider_errors_total", **errors),
+        count("mib_provider_request_seconds_count", **calls),
+    )
+    await w.ask("고양이 [[1008]]")
+    after = (
+        count("mib_provider_errors_total", **errors),
+        count("mib_provider_request_seconds_count", **calls),
+    )
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
