@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.metrics import Metrics
 from commands.chat._cog import IMAGES_DROPPED, ChatCommands
 from services.errors import ImagesNotSupported
 from services.openai_service import ImagePart, Turn
@@ -23,7 +24,10 @@ class TextOnlyModel:
 
 
 def cog() -> ChatCommands:
-    bot = SimpleNamespace(settings=SimpleNamespace(chat=SimpleNamespace(chat_model="text-only")))
+    bot = SimpleNamespace(
+        settings=SimpleNamespace(chat=SimpleNamespace(chat_model="text-only")),
+        metrics=Metrics("1"),
+    )
     return ChatCommands(bot)  # type: ignore[arg-type]
 
 
