@@ -21,8 +21,8 @@ from tests.integration.bot.inprocess import discord_double, running_bot
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHANNEL = "general"
-MINIMAX_KEY = "mm-integration-key"
-STABILITY_KEY = "st-integration-key"
+MINIMAX_KEY = "eyJhbGciOiJSUzI1NiJ9.mm-integration-key-0123456789"  # real-looking
+STABILITY_KEY = "sk-st-integration-key-0123456789abcdef"
 
 
 class World:
@@ -356,3 +356,27 @@ async def test_provider_calls_and_their_failures_reach_the_metrics(w):
         count("mib_provider_request_seconds_count", **calls),
     )
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+
+
+async def test_keys_echoed_in_provider_errors_reach_no_reply_log_or_status(w, capsys, caplog):
+    """Providers that repeat the key in their error text: the user, the logs and /상태
+    never see it."""
+    w.minimax.script(MiniMaxReply.status(1004, f"login fail: key {MINIMAX_KEY} is invalid"))
+    w.stability.script(
+        StabilityReply(status=401, errors=(f"bad key {STABILITY_KEY} for this account",))
+    )
+    _, failed = await w.ask("고양이")
+    w.minimax.script(MiniMaxReply(http_status=500, body=f"upstream said {MINIMAX_KEY}"))
+    w.minimax.script(MiniMaxReply(http_status=500, body=f"upstream said {MINIMAX_KEY}"))
+    _, served = await w.ask("강아지")
+    status = await (await w.fake.send_command(channel=CHANNEL, command="상태")).wait_for_response(
+        timeout=10
+    )
+    shown = " ".join(f"{r.content} {r.embeds} {r.messages}" for r in (failed, served, status))
+    logged = capsys.readouterr().out + caplog.text
+    assert failed.content.startswith("⚠️ 이미지를 만들지 못했어요.")
+    assert "MiniMax(서비스 장애)를 쓸 수 없어서" in field(served, "참고")
+    for key in (MINIMAX_KEY, STABILITY_KEY):
+        assert key not in shown
+        assert key not in logged
+    assert "login fail: key *** is invalid" in logged, "the error was logged, scrubbed"
