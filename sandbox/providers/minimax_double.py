@@ -341,19 +341,32 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
 
     # --- handling ------------------------------------------------------------------------------
 
-    async def _generate(self, request: web.Request) -> web.Response:
+    async def _accepted(
+        self,
+        request: web.Request,
+        validate: Callable[[Any], str | None],
+        refuse: Callable[..., web.Response],
+    ) -> tuple[RecordedCall, web.Response | None]:
+        """Record a create request and check it as MiniMax does (key, JSON, fields): the
+        record, and the refusal to answer when it fails a check."""
         record = record_of(request, uuid.uuid4().hex)
         self.requests.append(record)
         key = bearer_key(request)
         if not key or key == "bad-key":
-            return self._status(record, 1004)
+            return record, refuse(record, 1004)
         try:
             record.body = json.loads(await request.read() or b"null")
         except (ValueError, UnicodeDecodeError):
-            return self._status(record, 2013, "invalid params, request body is not valid json")
-        problem = _validate(record.body)
+            return record, refuse(record, 2013, "invalid params, request body is not valid json")
+        problem = validate(record.body)
         if problem is not None:
-            return self._status(record, 2013, f"invalid params, {problem}")
+            return record, refuse(record, 2013, f"invalid params, {problem}")
+        return record, None
+
+    async def _generate(self, request: web.Request) -> web.Response:
+        record, refusal = await self._accepted(request, _validate, self._status)
+        if refusal is not None:
+            return refusal
         reply = self._choose(record)
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
@@ -448,18 +461,9 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
     # --- videos --------------------------------------------------------------------------------
 
     async def _video_create(self, request: web.Request) -> web.Response:
-        record = record_of(request, uuid.uuid4().hex)
-        self.requests.append(record)
-        key = bearer_key(request)
-        if not key or key == "bad-key":
-            return self._video_status(record, 1004)
-        try:
-            record.body = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return self._video_status(record, 2013, "invalid params, body is not valid json")
-        problem = _validate_video(record.body)
-        if problem is not None:
-            return self._video_status(record, 2013, f"invalid params, {problem}")
+        record, refused = await self._accepted(request, _validate_video, self._video_status)
+        if refused is not None:
+            return refused
         reply, marker = self._choose_video(record)
         if reply.http_status != 200 or reply.status_code != 0:
             refusal = await self._scripted_failure(record, reply)
