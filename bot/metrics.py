@@ -89,33 +89,24 @@ class Metrics:
             ["instance", "command"],
             registry=registry,
         )
-        self.ack = Histogram(
+        self.ack = self._latency(
             "mib_ack_seconds",
             "From the event's creation to Discord accepting our acknowledgement",
-            ["instance", "command"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "command",
         )
-        self.first_output = Histogram(
+        self.first_output = self._latency(
             "mib_first_output_seconds",
             "From the event's creation to the first visible output",
-            ["instance", "command"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "command",
         )
-        self.completion = Histogram(
-            "mib_completion_seconds",
-            "From the event's creation to the end of the work",
-            ["instance", "command"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+        self.completion = self._latency(
+            "mib_completion_seconds", "From the event's creation to the end of the work", "command"
         )
-        self.provider_latency = Histogram(
+        self.provider_latency = self._latency(
             "mib_provider_request_seconds",
             "Provider calls, by provider and operation",
-            ["instance", "provider", "operation"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "provider",
+            "operation",
         )
         self.provider_errors = Counter(
             "mib_provider_errors",
@@ -126,6 +117,15 @@ class Metrics:
         self._watched = _Watched()
         self._watched.instance = instance
         registry.register(self._watched)
+
+    def _latency(self, name: str, documentation: str, *labels: str) -> Histogram:
+        return Histogram(
+            name,
+            documentation,
+            ["instance", *labels],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     # ---- feeding ----
 
