@@ -1,0 +1,173 @@
+"""`python -m bench [scenario ...] [--quick] [--json]`: run benchmark scenarios on the sandbox.
+
+Without a scenario every one runs, in order. `--json` prints one object,
+`{"machine": {...}, "<scenario>": {...}, ...}`; otherwise a table, with a progress line on
+stderr while it runs. A scenario that fails reports `error` (and what it saw) and the exit
+code is 1. Logs of the bot processes are kept (the path is printed) when anything failed,
+when any bot logged a warning, or when `--workdir` chose where they go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from . import idle, jobs
+from ._measure import NotLinux, machine, require_proc
+from ._world import BenchFailed, Options, Progress, kill_leftovers
+
+Scenario = Callable[[Path, Options, Progress], Awaitable[dict[str, Any]]]
+SCENARIOS: dict[str, Scenario] = {"jobs": jobs.run, "idle": idle.run}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmarks on the sandbox (Linux: reads /proc)."
+    )
+    parser.add_argument(
+        "scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join(SCENARIOS)} (all)"
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer jobs, shorter windows")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--jobs", type=int, help="jobs: how many (1000; --quick 200)")
+    parser.add_argument("--rate", type=float, default=50.0, help="jobs: commands a second (50)")
+    parser.add_argument(
+        "--window", type=float, help="jobs: measuring window, s (3 polls; --quick 2)"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=10.0, help="jobs: VIDEO_POLL_INTERVAL, s (10)"
+    )
+    parser.add_argument("--idle", type=float, help="idle: seconds after READY (5)")
+    parser.add_argument("--workdir", type=Path, help="where bot logs go (kept); default: temp")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return args
+
+
+class StatusLine:
+    """One line on stderr, rewritten in place on a terminal (a line per update elsewhere)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.scenario = ""
+        self.began = time.monotonic()
+        self._last = ""
+
+    def start(self, scenario: str) -> None:
+        self.scenario, self.began = scenario, time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        line = f"[{self.scenario} {time.monotonic() - self.began:4.0f}s] {message}"
+        if self.tty:
+            sys.stderr.write(f"\r\033[K{line}")
+        elif message != self._last:
+            sys.stderr.write(f"{line}\n")
+        self._last = message
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+async def run_all(names: list[str], options: Options, workdir: Path, status: StatusLine) -> dict:
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM,
+        asyncio.current_task().cancel,  # type: ignore[union-attr]
+    )
+    report: dict[str, Any] = {"machine": machine()}
+    for name in names:
+        status.start(name)
+        try:
+            report[name] = await SCENARIOS[name](workdir / name, options, status)
+        except BenchFailed as exc:
+            report[name] = {"error": str(exc), **exc.partial}
+        except Exception as exc:  # a fleet that never got READY, a missing redis-server...
+            report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        status.done()
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = []
+    for section, values in report.items():
+        lines.append(section)
+        width = max((len(k) for k in values), default=0)
+        for key, value in values.items():
+            if key == "problems":
+                value = _problem_counts(value)
+            elif isinstance(value, dict):
+                value = json.dumps(value, ensure_ascii=False)
+            lines.append(f"  {key:<{width}}  {value}")
+    return "\n".join(lines)
+
+
+def _problem_counts(problems: dict[str, Any]) -> str:
+    """`bot_3_log: job_store_unreachable_retrying ×660; ...` (the JSON has a sample of each)."""
+    if not problems:
+        return "none"
+    parts = []
+    for where, found in problems.items():
+        if isinstance(found, dict):
+            counts = (f"{k} ×{v['count'] if isinstance(v, dict) else v}" for k, v in found.items())
+            parts.append(f"{where}: {', '.join(counts)}")
+        else:
+            parts.append(f"{where}: {len(found)}")
+    return "; ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        require_proc()
+    except NotLinux as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    options = Options(
+        quick=args.quick,
+        jobs=args.jobs,
+        rate=args.rate,
+        window=args.window,
+        poll_interval=args.poll_interval,
+        idle=args.idle,
+    )
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
+    status = StatusLine(enabled=not args.json)
+    names = args.scenarios or list(SCENARIOS)
+    try:
+        report = asyncio.run(run_all(names, options, workdir, status))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status.done()
+        print(f"bench: interrupted; logs in {workdir}", file=sys.stderr)
+        return 130
+    finally:
+        kill_leftovers()
+    failed = any("error" in report[name] for name in names)
+    troubled = any(report[name].get("problems") for name in names)
+    print(json.dumps(report, ensure_ascii=False) if args.json else render(report))
+    if failed or troubled or args.workdir:
+        print(f"bench: bot logs in {workdir}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
