@@ -4,12 +4,14 @@ Correctness only: no timing or memory figure is asserted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,8 +37,31 @@ JOBS_KEYS = {
 }
 
 
-def bench(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bench", *args]
+@contextlib.contextmanager
+def running_bench(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`python -m bench ARGS`, stopped on the way out whatever happened: Ctrl-C first (its
+    own cleanup), then SIGKILL for it and anything it started that is still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started: set[int] = set()
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            started = descendants(process.pid)
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+        for pid in still_running(started):
+            os.kill(pid, signal.SIGKILL)
 
 
 def descendants(pid: int) -> set[int]:
@@ -71,15 +96,10 @@ def still_running(pids: set[int]) -> set[int]:
 
 
 def test_jobs_quick_json_holds_every_job_polling(tmp_path: Path) -> None:
-    done = subprocess.run(
-        bench("jobs", "--quick", "--json", *TINY, "--workdir", str(tmp_path)),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    report = json.loads(done.stdout)
+    with running_bench("jobs", "--quick", "--json", *TINY, "--workdir", str(tmp_path)) as process:
+        stdout, stderr = process.communicate(timeout=90)
+    assert process.returncode == 0, f"{stdout}\n{stderr}"
+    report = json.loads(stdout)
     assert set(report) == {"machine", "jobs"}
     assert {"cores", "python", "platform"} <= set(report["machine"])
     jobs = report["jobs"]
@@ -94,15 +114,8 @@ def test_jobs_quick_json_holds_every_job_polling(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        bench("jobs", *TINY, "--window", "60", "--workdir", str(tmp_path)),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     log = tmp_path / "jobs" / "instance-3.log"
-    try:
+    with running_bench("jobs", *TINY, "--window", "60", "--workdir", str(tmp_path)) as process:
         deadline = time.monotonic() + 60
         while not (log.exists() and '"job_started"' in log.read_text(encoding="utf-8")):
             assert process.poll() is None, process.communicate()
@@ -110,12 +123,8 @@ def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
             time.sleep(0.2)
         children = descendants(process.pid)
         assert len(children) >= 2, "a bot and redis-server run"
-        os.kill(process.pid, signal.SIGINT)
+        process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
     deadline = time.monotonic() + 5
