@@ -165,6 +165,7 @@ class MultiInstanceBot(commands.Bot):
             progress_interval=video.video_progress_interval,
             adopt_interval=settings.fleet.heartbeat_interval,
             should_adopt=None if settings.is_single else self._should_adopt,
+            owner_alive=lambda owner: owner in self.store.liveness.alive_view().announcing,
         )
         self.counters = Counters()
         self.answers = AnswerPath(self.gate, self.counters, self.metrics)

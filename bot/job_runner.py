@@ -101,6 +101,7 @@ class JobRunner:
         progress_interval: float,
         adopt_interval: float = 5.0,
         should_adopt: Callable[[Job], Awaitable[bool]] | None = None,
+        owner_alive: Callable[[int | None], bool] | None = None,
     ) -> None:
         self.jobs = jobs
         self.owner = owner
@@ -111,6 +112,8 @@ class JobRunner:
         self.progress_interval = progress_interval
         self.adopt_interval = adopt_interval
         self.should_adopt = should_adopt
+        # A cheap first look (our liveness view) before a job is read at all.
+        self.owner_alive = owner_alive or (lambda owner: False)
         self.handlers: dict[str, JobHandler] = {}
         self._slots = asyncio.Semaphore(max_running)
         self._waiting: list[str] = []  # queued job ids, oldest first
@@ -183,13 +186,13 @@ class JobRunner:
     async def _resume_own(self) -> None:
         while True:
             try:
-                open_jobs = await self.jobs.open_jobs()
+                owners = await self.jobs.owners()
                 break
             except JobStoreUnavailable as exc:
                 log.warning("jobs_resume_waiting_for_store", error=str(exc))
                 await asyncio.sleep(STORE_RETRY_S)
-        for job in open_jobs:
-            if job.owner == self.owner and job.id not in self._drivers and self._handles(job):
+        for job in await self._read([i for i, owner in owners.items() if owner == self.owner]):
+            if self._handles(job):
                 await self._adopt(job, reason="own")
 
     async def _adopt_loop(self) -> None:
@@ -198,13 +201,34 @@ class JobRunner:
             if self.should_adopt is None:
                 continue
             try:
-                open_jobs = await self.jobs.open_jobs()
+                owners = await self.jobs.owners()
             except JobStoreUnavailable:
                 continue
-            for job in open_jobs:
-                orphan = job.id not in self._drivers and job.owner != self.owner
-                if orphan and self._handles(job) and await self.should_adopt(job):
+            # Every heartbeat: one read of the owners; jobs are read only when theirs is gone.
+            suspects = [
+                job_id
+                for job_id, owner in owners.items()
+                if job_id not in self._drivers
+                and owner != self.owner
+                and not self.owner_alive(owner)
+            ]
+            for job in await self._read(suspects):
+                if self._handles(job) and await self.should_adopt(job):
                     await self._adopt(job, reason="orphaned")
+
+    async def _read(self, job_ids: list[str]) -> list[Job]:
+        """The unfinished jobs among `job_ids` (skipping any the store cannot give now)."""
+        found = []
+        for job_id in sorted(job_ids):
+            if job_id in self._drivers:
+                continue
+            try:
+                job = await self.jobs.get(job_id)
+            except JobStoreUnavailable:
+                continue
+            if job is not None and not job.finished:
+                found.append(job)
+        return found
 
     def _handles(self, job: Job) -> bool:
         return job.kind in self.handlers

@@ -24,6 +24,9 @@ LOG_FILE_BACKUPS = 5
 # discord.py loggers whose DEBUG lines carry raw payloads: message text, interaction
 # tokens in URLs and gateway events. INFO unless LOG_DISCORD_PAYLOADS=true.
 PAYLOAD_LOGGERS = ("discord.gateway", "discord.http", "discord.webhook")
+# Libraries that log every HTTP request at INFO (one line per provider poll: ~100 lines/s
+# with 1,000 video jobs); the provider metrics count those calls instead.
+CHATTY_LOGGERS = ("httpx", "httpcore")
 REDACTED = "[redacted]"
 # Secrets with a recognisable shape, whatever logged them:
 _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -178,6 +181,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name in CHATTY_LOGGERS:  # back at DEBUG, where an operator looks at each request
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
     for name in PAYLOAD_LOGGERS:
         # Asked for: follow the root level (DEBUG shows payloads, redacted all the same).
         quiet = max(logging.INFO, logging.getLevelName(level))

@@ -77,6 +77,7 @@ LONG_DURATION_RESOLUTION = "768P"  # the only resolution a 10 s video may have
 MAX_PROMPT = 2000
 MEDIUM = "영상"  # what the Korean refusals name (services/minimax_errors.py)
 CONNECT_TIMEOUT_S = 5.0
+MAX_CONCURRENT = 16  # requests in flight per client (the rest wait their turn)
 MAX_ANSWER_BYTES = 1024 * 1024  # the JSON answers are a few hundred bytes
 
 CREATE = "video_generation"
@@ -227,6 +228,7 @@ class MiniMaxVideo:
         *,
         download_timeout_s: float = 120.0,
         group_id: str | None = None,
+        max_concurrent: int = MAX_CONCURRENT,
     ) -> None:
         if not api_key:
             raise ValueError("MiniMaxVideo needs an API key")
@@ -244,10 +246,17 @@ class MiniMaxVideo:
         self._download_schemes = ("https", "http") if base.startswith("http://") else ("https",)
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._extra_params = {"GroupId": group_id} if group_id else {}
+        # Hundreds of polling jobs share this client: httpx's pool does quadratic
+        # bookkeeping once many requests wait on it (httpcore#1035; measured by bench/jobs
+        # at 1,000 jobs, where it starved the event loop). Requests queue here instead.
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
             follow_redirects=False,
             transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_concurrent, max_keepalive_connections=max_concurrent
+            ),
         )
 
     async def aclose(self) -> None:
@@ -373,6 +382,7 @@ class MiniMaxVideo:
         where = _where(url)
         try:
             async with (
+                self._slots,
                 asyncio.timeout(self.download_timeout_s),
                 self._client.stream("GET", url) as response,
             ):
@@ -395,6 +405,7 @@ class MiniMaxVideo:
     ) -> tuple[httpx.Response, bytes | None]:
         """One API request; httpx's and the deadline's exceptions pass through as they are."""
         async with (
+            self._slots,  # waiting for a slot is not part of the request's deadline
             asyncio.timeout(self.timeout_s),
             self._client.stream(
                 method,

@@ -131,6 +131,10 @@ class Jobs(ABC):
         """Every unfinished job, whoever owns it."""
 
     @abstractmethod
+    async def owners(self) -> dict[str, int | None]:
+        """Every unfinished job's owner instance, by job id (one cheap read)."""
+
+    @abstractmethod
     async def adopt(self, job_id: str, expected: str, owner: int | None, incarnation: str) -> bool:
         """Move an unfinished job from incarnation `expected` to ours; True for one caller."""
 

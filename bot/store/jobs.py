@@ -13,6 +13,8 @@ Redis layout (ARCHITECTURE.md, "Redis key layout"):
 `{prefix}job:{id}` a hash: `data` (the job's JSON, token included: Redis needs a password),
 `incarnation`, `cancel` (set by a requester's 취소, read by the owner);
 `{prefix}jobs:open` the set of unfinished job ids;
+`{prefix}jobs:owners` a hash of unfinished job id -> owner instance ("" in single mode), so
+the adoption scan reads one key, not every job;
 `{prefix}job:{id}:delivery` the incarnation delivering the job.
 A finished job's keys expire after `RETENTION_S`.
 """
@@ -126,6 +128,9 @@ class LocalJobs(Jobs):
             if not j.finished
         ]
 
+    async def owners(self) -> dict[str, int | None]:
+        return {j.id: j.owner for j in self._jobs.values() if not j.finished}
+
     async def adopt(self, job_id: str, expected: str, owner: int | None, incarnation: str) -> bool:
         stored = self._jobs.get(job_id)
         if stored is None or stored.incarnation != expected or stored.finished:
@@ -145,22 +150,25 @@ class LocalJobs(Jobs):
         return self._delivery.setdefault(job_id, incarnation) == incarnation
 
 
-# KEYS[1] job hash, KEYS[2] open set; ARGV: incarnation, data, finished (0/1), id,
-# retention ms. Writes only while the stored incarnation is the caller's.
+# KEYS[1] job hash, KEYS[2] open set, KEYS[3] owners; ARGV: incarnation, data, finished
+# (0/1), id, retention ms. Writes only while the stored incarnation is the caller's.
 SAVE_LUA = """
 if redis.call('HGET', KEYS[1], 'incarnation') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2])
 if ARGV[3] == '1' then
   redis.call('SREM', KEYS[2], ARGV[4])
+  redis.call('HDEL', KEYS[3], ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 return 1
 """
-# KEYS[1] job hash, KEYS[2] delivery mark; ARGV: expected incarnation, new incarnation,
-# new data (the job with its new owner). The delivery mark follows the job.
+# KEYS[1] job hash, KEYS[2] delivery mark, KEYS[3] owners; ARGV: expected incarnation, new
+# incarnation, new data (the job with its new owner), job id, new owner. The delivery mark
+# follows the job.
 ADOPT_LUA = """
 if redis.call('HGET', KEYS[1], 'incarnation') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'incarnation', ARGV[2], 'data', ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 end
@@ -199,6 +207,9 @@ class RedisJobs(Jobs):
     def _open(self) -> str:
         return self.link.key("jobs", "open")
 
+    def _owners(self) -> str:
+        return self.link.key("jobs", "owners")
+
     def _mark(self, job_id: str) -> str:
         return self.link.key("job", job_id, "delivery")
 
@@ -219,6 +230,7 @@ class RedisJobs(Jobs):
                     mapping={"data": job.to_json(), "incarnation": job.incarnation},
                 )
                 pipe.sadd(self._open(), job.id)
+                pipe.hset(self._owners(), job.id, _owner_text(job.owner))
                 await pipe.execute()
 
         await self._call(write())
@@ -227,7 +239,7 @@ class RedisJobs(Jobs):
         job.updated_at = time.time()
         written = await self._call(
             self._save(
-                keys=[self._key(job.id), self._open()],
+                keys=[self._key(job.id), self._open(), self._owners()],
                 args=[
                     job.incarnation,
                     job.to_json(),
@@ -254,6 +266,10 @@ class RedisJobs(Jobs):
                 jobs.append(job)
         return jobs
 
+    async def owners(self) -> dict[str, int | None]:
+        raw = await self._call(self.link.redis.hgetall(self._owners()))
+        return {job_id: int(owner) if owner else None for job_id, owner in raw.items()}
+
     async def adopt(self, job_id: str, expected: str, owner: int | None, incarnation: str) -> bool:
         job = await self.get(job_id)
         if job is None or job.finished or job.incarnation != expected:
@@ -261,8 +277,8 @@ class RedisJobs(Jobs):
         job.owner, job.incarnation = owner, incarnation
         adopted = await self._call(
             self._adopt(
-                keys=[self._key(job_id), self._mark(job_id)],
-                args=[expected, incarnation, job.to_json()],
+                keys=[self._key(job_id), self._mark(job_id), self._owners()],
+                args=[expected, incarnation, job.to_json(), job_id, _owner_text(owner)],
             )
         )
         return bool(adopted)
@@ -275,3 +291,7 @@ class RedisJobs(Jobs):
             self._delivery(keys=[self._mark(job_id)], args=[incarnation, RETENTION_S * 1000])
         )
         return bool(won)
+
+
+def _owner_text(owner: int | None) -> str:
+    return "" if owner is None else str(owner)

@@ -26,15 +26,25 @@ log = get_logger("bot.store")
 REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
 
 
+# Connections one instance may open. The default pool fails at once when all are busy
+# ("Too many connections"), which read as "Redis is down" under 1,000 polling jobs
+# (bench/jobs); a blocking pool makes a caller wait for a free one instead.
+MAX_CONNECTIONS = 64
+POOL_WAIT_S = 1.0
+
+
 def connect(url: str) -> aioredis.Redis:
     # Short timeouts: a dead Redis must not eat the 3 s acknowledgement window.
-    return aioredis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
         socket_timeout=0.5,
         socket_connect_timeout=0.5,
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), retries=1),
         decode_responses=True,
     )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
 class RedisLink:

@@ -187,3 +187,16 @@ async def test_two_adopters_that_read_the_old_owner_before_either_wrote_one_wins
     assert await second.adopt("j1", "3.dead", 1, "1.second") is False
     monkeypatch.undo()
     assert (await first.get("j1")).incarnation == "4.first"
+
+
+async def test_the_owners_of_open_jobs_are_one_read(store_factory):
+    store = store_factory()
+    first, second = job("j1", owner=3, incarnation="3.a"), job("j2", owner=3, incarnation="3.a")
+    await store.create(first)
+    await store.create(second)
+    assert await store.owners() == {"j1": 3, "j2": 3}
+    assert await store.adopt("j1", "3.a", 4, "4.b") is True
+    assert await store.owners() == {"j1": 4, "j2": 3}
+    second.state = JobState.DONE
+    await store.save(second)
+    assert await store.owners() == {"j1": 4}
