@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from sandbox.discord import FakeDiscord
 from sandbox.discord.rules import Rules
-from sandbox.fleet import BOT_SETTING_VARS
+from sandbox.fleet import BOT_SETTING_VARS, free_port
 
 pytestmark = pytest.mark.e2e
 TOKEN = "sandbox-instance-all"
@@ -46,6 +46,7 @@ def env_for(fake: FakeDiscord, workdir: Path, **extra: str) -> dict[str, str]:
             "LOG_FORMAT": "json",
             "IDENTIFY_SPACING": "0.3",
             "HEALTH_FILE": str(workdir / "health.json"),
+            "HEALTH_PORT": str(free_port()),  # never the default 8080 another process may hold
             "PYTHONUNBUFFERED": "1",
         }
         | extra
@@ -165,7 +166,7 @@ async def test_disallowed_intents_exit_2_and_a_restart_waits_instead_of_identify
     fixed = await Bot.start(env | {"MESSAGE_CONTENT_INTENT": "false"})
     await fixed.wait_for("fatal_hold_lifted")
     await fixed.wait_for("ready")
-    assert (await health(env)).startswith("healthy: instance all ready")
+    assert await health(env) == "healthy: instance all: serving"
     fixed.process.send_signal(signal.SIGTERM)
     assert await fixed.exit_code() == 0
     assert not (tmp_path / "health.json.fatal").exists(), "forgotten once a session worked"

@@ -25,6 +25,7 @@ def bot_env(rest_url: str) -> dict[str, str]:
         "MINIMAX_API_KEY": "k2",
         "STABILITY_API_KEY": "k3",
         "LOG_FORMAT": "json",
+        "HEALTH_PORT": "0",  # no health server: these bots never get that far
     }
     return env
 
