@@ -134,6 +134,9 @@ class DiscordSettings(Section):
     dev_guild_id: int | None = None  # sync commands to one guild (instant) instead of global
     # Discord allows one IDENTIFY per 5 s; only the local sandbox may go faster.
     identify_spacing: float = Field(default=5.5, ge=0.05, le=60)
+    # discord.py waits this long after the last guild arrives before it calls the bot
+    # ready (its default); the local sandbox, whose guild arrives at once, needs less.
+    discord_guild_ready_timeout: float = Field(default=2.0, ge=0, le=30)
     # Refuse to IDENTIFY when fewer of the token's daily session starts are left: the last
     # ones are kept for a human to bring the bot back after fixing whatever burned them.
     session_start_reserve: int = Field(default=100, ge=0, le=1000)

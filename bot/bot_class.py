@@ -143,6 +143,7 @@ class MultiInstanceBot(commands.Bot):
             help_command=None,
             chunk_guilds_at_startup=False,
             member_cache_flags=discord.MemberCacheFlags.none(),
+            guild_ready_timeout=settings.discord.discord_guild_ready_timeout,
         )
         self.settings = settings
         self.extensions_to_load = tuple(extensions)

@@ -42,7 +42,13 @@ SANDBOX_TOKEN = "sandbox-bot-token"
 # OpenAI's double is sandbox/providers (`Fleet(provider_urls={"openai": fake.base_url})`).
 UNROUTABLE_PROVIDER = "http://127.0.0.1:9/v1"
 # Defaults that keep a fleet quick to start on loopback; real deployments use the bot's own.
-SANDBOX_TIMINGS = {"HEARTBEAT_INTERVAL": "0.5", "CLAIM_STEP": "0.4", "IDENTIFY_SPACING": "0.3"}
+SANDBOX_TIMINGS = {
+    "HEARTBEAT_INTERVAL": "0.5",
+    "CLAIM_STEP": "0.4",
+    "IDENTIFY_SPACING": "0.3",
+    # The double sends its one guild right after READY: waiting 2 s for more is waste.
+    "DISCORD_GUILD_READY_TIMEOUT": "0.1",
+}
 
 
 class FleetError(RuntimeError):
