@@ -37,6 +37,10 @@ from services.errors import (
 )
 
 MAX_COUNT = 4
+# Requests in flight per client; more wait their turn. Many requests piled into one httpx
+# pool make its bookkeeping quadratic (httpcore#1035: it starved the event loop at 1,000
+# video jobs in bench/jobs), so every provider client queues its own.
+MAX_CONCURRENT = 16
 MAX_SEED = 4_294_967_294  # Stability's documented range; MiniMax takes any non-negative int
 _RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
 
@@ -214,6 +218,11 @@ async def with_retries(policy: RetryPolicy, call: Callable[..., Awaitable[T]], *
         reraise=True,
     )
     return await retrying(call, *args)
+
+
+def pool_limits(max_concurrent: int) -> httpx.Limits:
+    """httpx pool limits matching a client's own cap on requests in flight."""
+    return httpx.Limits(max_connections=max_concurrent, max_keepalive_connections=max_concurrent)
 
 
 def transport_error(exc: Exception, provider: str, label: str) -> ProviderError:

@@ -36,12 +36,14 @@ import httpx
 
 from services.errors import ContentRefused, InvalidInputError, ProviderUnavailable
 from services.image_types import (
+    MAX_CONCURRENT,
     GeneratedImage,
     ImageRequest,
     ImageResult,
     RetryPolicy,
     check_request,
     nearest_ratio,
+    pool_limits,
     ratio_note,
     read_capped,
     sniff_mime,
@@ -76,6 +78,7 @@ class MiniMaxImage:
         retry: RetryPolicy | None = None,
         prompt_optimizer: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrent: int = MAX_CONCURRENT,
     ) -> None:
         if not api_key:
             raise ValueError("MiniMaxImage needs an API key")
@@ -93,7 +96,9 @@ class MiniMaxImage:
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
             headers={"Authorization": f"Bearer {api_key}"},
             transport=transport,
+            limits=pool_limits(max_concurrent),
         )
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -150,6 +155,7 @@ class MiniMaxImage:
     async def _attempt(self, body: dict[str, Any]) -> tuple[list[GeneratedImage], str | None]:
         try:
             async with (
+                self._slots,  # waiting for a slot is not part of the request's deadline
                 asyncio.timeout(self.timeout_s),
                 self._client.stream("POST", self._url, json=body) as response,
             ):

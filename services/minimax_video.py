@@ -62,7 +62,14 @@ from services.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from services.image_types import RetryPolicy, read_capped, transport_error, with_retries
+from services.image_types import (
+    MAX_CONCURRENT,
+    RetryPolicy,
+    pool_limits,
+    read_capped,
+    transport_error,
+    with_retries,
+)
 from services.minimax_errors import PROVIDER, answer_of, as_int
 
 DEFAULT_BASE_URL = "https://api.minimax.io"
@@ -77,7 +84,6 @@ LONG_DURATION_RESOLUTION = "768P"  # the only resolution a 10 s video may have
 MAX_PROMPT = 2000
 MEDIUM = "영상"  # what the Korean refusals name (services/minimax_errors.py)
 CONNECT_TIMEOUT_S = 5.0
-MAX_CONCURRENT = 16  # requests in flight per client (the rest wait their turn)
 MAX_ANSWER_BYTES = 1024 * 1024  # the JSON answers are a few hundred bytes
 
 CREATE = "video_generation"
@@ -246,17 +252,13 @@ class MiniMaxVideo:
         self._download_schemes = ("https", "http") if base.startswith("http://") else ("https",)
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._extra_params = {"GroupId": group_id} if group_id else {}
-        # Hundreds of polling jobs share this client: httpx's pool does quadratic
-        # bookkeeping once many requests wait on it (httpcore#1035; measured by bench/jobs
-        # at 1,000 jobs, where it starved the event loop). Requests queue here instead.
+        # Hundreds of polling jobs share this client: requests queue here, not in httpx.
         self._slots = asyncio.Semaphore(max_concurrent)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
             follow_redirects=False,
             transport=transport,
-            limits=httpx.Limits(
-                max_connections=max_concurrent, max_keepalive_connections=max_concurrent
-            ),
+            limits=pool_limits(max_concurrent),
         )
 
     async def aclose(self) -> None:

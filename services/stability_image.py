@@ -45,6 +45,7 @@ from services.errors import (
     ProviderUnavailable,
 )
 from services.image_types import (
+    MAX_CONCURRENT,
     MAX_SEED,
     GeneratedImage,
     ImageRequest,
@@ -52,6 +53,7 @@ from services.image_types import (
     RetryPolicy,
     check_request,
     nearest_ratio,
+    pool_limits,
     ratio_note,
     read_capped,
     scrub,
@@ -92,6 +94,7 @@ class StabilityImage:
         timeout_s: float = 90.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrent: int = MAX_CONCURRENT,
     ) -> None:
         if not api_key:
             raise ValueError("StabilityImage needs an API key")
@@ -108,7 +111,9 @@ class StabilityImage:
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "image/*"},
             transport=transport,
+            limits=pool_limits(max_concurrent),
         )
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -182,6 +187,7 @@ class StabilityImage:
         parts = {name: (None, value) for name, value in form.items()}
         try:
             async with (
+                self._slots,  # waiting for a slot is not part of the request's deadline
                 asyncio.timeout(self.timeout_s),
                 self._client.stream("POST", url, files=parts) as response,
             ):
