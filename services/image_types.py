@@ -18,6 +18,7 @@ A rate limit whose `retry_after_s` is longer than `max_retry_after_s` is raised 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -220,9 +221,26 @@ async def with_retries(policy: RetryPolicy, call: Callable[..., Awaitable[T]], *
     return await retrying(call, *args)
 
 
-def pool_limits(max_concurrent: int) -> httpx.Limits:
-    """httpx pool limits matching a client's own cap on requests in flight."""
-    return httpx.Limits(max_connections=max_concurrent, max_keepalive_connections=max_concurrent)
+def bounded_client(
+    timeout_s: float,
+    max_concurrent: int,
+    *,
+    connect_s: float,
+    headers: dict[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    """A provider's httpx client (pool sized to `max_concurrent`, no redirects followed)
+    and the semaphore its requests hold, so at most that many are ever in flight."""
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=connect_s),
+        headers=headers,
+        transport=transport,
+        follow_redirects=False,
+        limits=httpx.Limits(
+            max_connections=max_concurrent, max_keepalive_connections=max_concurrent
+        ),
+    )
+    return client, asyncio.Semaphore(max_concurrent)
 
 
 def transport_error(exc: Exception, provider: str, label: str) -> ProviderError:

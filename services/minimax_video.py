@@ -65,7 +65,7 @@ from services.errors import (
 from services.image_types import (
     MAX_CONCURRENT,
     RetryPolicy,
-    pool_limits,
+    bounded_client,
     read_capped,
     transport_error,
     with_retries,
@@ -253,12 +253,8 @@ class MiniMaxVideo:
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._extra_params = {"GroupId": group_id} if group_id else {}
         # Hundreds of polling jobs share this client: requests queue here, not in httpx.
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
-            follow_redirects=False,
-            transport=transport,
-            limits=pool_limits(max_concurrent),
+        self._client, self._slots = bounded_client(
+            timeout_s, max_concurrent, connect_s=CONNECT_TIMEOUT_S, transport=transport
         )
 
     async def aclose(self) -> None:

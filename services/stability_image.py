@@ -51,9 +51,9 @@ from services.image_types import (
     ImageRequest,
     ImageResult,
     RetryPolicy,
+    bounded_client,
     check_request,
     nearest_ratio,
-    pool_limits,
     ratio_note,
     read_capped,
     scrub,
@@ -107,13 +107,13 @@ class StabilityImage:
         self.retry = retry or RetryPolicy()
         self._api_key = api_key
         self._base = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/v2beta/stable-image/generate"
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
+        self._client, self._slots = bounded_client(
+            timeout_s,
+            max_concurrent,
+            connect_s=CONNECT_TIMEOUT_S,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "image/*"},
             transport=transport,
-            limits=pool_limits(max_concurrent),
         )
-        self._slots = asyncio.Semaphore(max_concurrent)
 
     async def aclose(self) -> None:
         await self._client.aclose()
