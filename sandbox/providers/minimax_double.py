@@ -507,15 +507,22 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
         self.video_tasks.append(task)
         return task
 
-    async def _video_query(self, request: web.Request) -> web.Response:
+    async def _video_get(
+        self, request: web.Request, endpoint: str
+    ) -> tuple[RecordedCall, MiniMaxReply, web.Response | None]:
+        """Record a query or retrieve (its query parameters as the body), check the key,
+        and take its scripted reply: the record, the reply, and an early answer if any."""
         record = record_of(request, uuid.uuid4().hex)
         record.body = dict(request.query)
         self.requests.append(record)
         key = bearer_key(request)
         if not key or key == "bad-key":
-            return self._video_status(record, 1004)
-        reply = self._next_video_scripted("query") or MiniMaxReply()
-        early = await self._scripted_failure(record, reply)
+            return record, MiniMaxReply(), self._video_status(record, 1004)
+        reply = self._next_video_scripted(endpoint) or MiniMaxReply()
+        return record, reply, await self._scripted_failure(record, reply)
+
+    async def _video_query(self, request: web.Request) -> web.Response:
+        record, reply, early = await self._video_get(request, "query")
         if early is not None:
             return early
         task = self._find_task(request.query.get("task_id", ""), by="task_id")
@@ -538,14 +545,7 @@ class FakeMiniMax(LoopbackServer, ScriptedReplies[MiniMaxReply]):
         return self._video_answer(record, answer, reply.headers)
 
     async def _video_retrieve(self, request: web.Request) -> web.Response:
-        record = record_of(request, uuid.uuid4().hex)
-        record.body = dict(request.query)
-        self.requests.append(record)
-        key = bearer_key(request)
-        if not key or key == "bad-key":
-            return self._video_status(record, 1004)
-        reply = self._next_video_scripted("retrieve") or MiniMaxReply()
-        early = await self._scripted_failure(record, reply)
+        record, reply, early = await self._video_get(request, "retrieve")
         if early is not None:
             return early
         task = self._find_task(request.query.get("file_id", ""), by="file_id")
