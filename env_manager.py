@@ -18,12 +18,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ENV_FILE = ".env.multi"
 SINGLE_MODE = "all"
@@ -397,6 +398,129 @@ class HealthSettings(Section):
         return Path(os.environ.get("TMPDIR", "/tmp")) / f"mib-health-{instance_id}.json"
 
 
+def _comma_list(value: object) -> object:
+    """`a, b,,c` -> ("a", "b", "c"): lists are written comma-separated in .env files."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# Comma-separated lists in .env files: `123, 456` (ids) or `잡담, 공지-*` (names).
+IdList = Annotated[tuple[int, ...], NoDecode]
+TextList = Annotated[tuple[str, ...], NoDecode]
+# Commands whose use the limits and access lists can name (as users type them).
+LIMITED_COMMANDS: tuple[str, ...] = ("채팅", "이미지", "비디오", "핑", "상태", "인스턴스")
+
+
+class LimitsSettings(Section):
+    """What each day and each user may spend: provider quotas and per-user limits."""
+
+    # Provider calls a day per API key, counted across the fleet (instances sharing a key
+    # share its budget); 0 turns a limit off. The day starts at midnight in QUOTA_TIMEZONE.
+    quota_openai_daily: int = Field(default=1060, ge=0)
+    quota_minimax_daily: int = Field(default=1060, ge=0)
+    quota_stability_daily: int = Field(default=1060, ge=0)
+    quota_timezone: str = "Asia/Seoul"
+    # Per user, fleet-wide; 0 turns a limit off.
+    limit_chat_per_minute: int = Field(default=5, ge=0)
+    limit_chat_per_day: int = Field(default=0, ge=0)
+    limit_image_per_minute: int = Field(default=3, ge=0)
+    limit_image_per_day: int = Field(default=0, ge=0)
+    limit_video_per_minute: int = Field(default=0, ge=0)
+    limit_video_per_day: int = Field(default=5, ge=0)
+    limit_video_running: int = Field(default=1, ge=0)
+    # Members with one of these roles skip the per-user limits (never the provider quotas).
+    limit_exempt_roles: IdList = ()
+    # Members with one of these roles (or Manage Server) see quota numbers and error
+    # details in /상태.
+    admin_roles: IdList = ()
+
+    _lists = field_validator("limit_exempt_roles", "admin_roles", mode="before")(_comma_list)
+
+    @field_validator("quota_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as Asia/Seoul or UTC"
+            ) from None
+        return value.strip()
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.quota_timezone)
+
+    def daily_quota(self, provider: Provider) -> int:
+        return int(getattr(self, f"quota_{provider}_daily"))
+
+
+class AccessSettings(Section):
+    """Who may use which command. Each entry is a value for every command, or
+    `command:value` for one command (`이미지:123`); a denial wins over an allowance, and
+    a non-empty allow list admits only what it names."""
+
+    access_allow_guilds: TextList = ()
+    access_deny_guilds: TextList = ()
+    # Channel ids or names (globs like `잡담-*`; a thread counts as its parent channel).
+    access_allow_channels: TextList = ()
+    access_deny_channels: TextList = ()
+    access_allow_roles: TextList = ()
+    access_deny_roles: TextList = ()
+    access_allow_users: TextList = ()
+    access_deny_users: TextList = ()
+
+    _lists = field_validator(
+        "access_allow_guilds",
+        "access_deny_guilds",
+        "access_allow_channels",
+        "access_deny_channels",
+        "access_allow_roles",
+        "access_deny_roles",
+        "access_allow_users",
+        "access_deny_users",
+        mode="before",
+    )(_comma_list)
+
+    @field_validator(
+        "access_allow_guilds",
+        "access_deny_guilds",
+        "access_allow_channels",
+        "access_deny_channels",
+        "access_allow_roles",
+        "access_deny_roles",
+        "access_allow_users",
+        "access_deny_users",
+    )
+    @classmethod
+    def _entries(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        ids_only = not info.field_name.endswith("_channels")
+        for entry in value:
+            command, _, target = entry.rpartition(":")
+            if command and command not in LIMITED_COMMANDS:
+                raise ValueError(
+                    f"{entry!r} names an unknown command {command!r}; use one of "
+                    + ", ".join(LIMITED_COMMANDS)
+                )
+            if not target or (ids_only and not target.isdigit()):
+                raise ValueError(f"{entry!r} is not an id (digits, as Discord shows them)")
+        return value
+
+
+class ModerationSettings(Section):
+    """Checks a prompt passes before a paid image or video call."""
+
+    # Words refused in any prompt (case-insensitive, comma-separated).
+    banned_words: TextList = ()
+    # Ask OpenAI's free moderation endpoint first (uses this instance's OpenAI key).
+    moderation_enabled: bool = False
+    moderation_model: str = "omni-moderation-latest"
+    moderation_timeout: float = Field(default=10.0, gt=0, le=120)
+
+    _lists = field_validator("banned_words", mode="before")(_comma_list)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the bot reads, one section per concern."""
@@ -409,6 +533,9 @@ class Settings:
     chat: ChatSettings
     image: ImageSettings
     video: VideoSettings
+    limits: LimitsSettings
+    access: AccessSettings
+    moderation: ModerationSettings
 
     SECTIONS: ClassVar[dict[str, type[Section]]] = {
         "discord": DiscordSettings,
@@ -419,6 +546,9 @@ class Settings:
         "chat": ChatSettings,
         "image": ImageSettings,
         "video": VideoSettings,
+        "limits": LimitsSettings,
+        "access": AccessSettings,
+        "moderation": ModerationSettings,
     }
 
     @classmethod
