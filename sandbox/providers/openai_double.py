@@ -1,6 +1,6 @@
 """FakeOpenAI: a loopback OpenAI-compatible server for tests, the e2e fleet and the demo.
 
-It speaks the two endpoints the bot uses, in the shapes the official `openai` SDK (3.57)
+It speaks the endpoints the bot uses, in the shapes the official `openai` SDK (3.57)
 parses, checked against its source:
 
 - `POST /v1/chat/completions`. Non-streaming: a `chat.completion` object. Streaming (SSE,
@@ -21,6 +21,12 @@ parses, checked against its source:
   filter ends with `response.incomplete` (`incomplete_details.reason: "content_filter"`),
   a mid-stream failure with `response.failed` (`response.error: {code, message}`).
   Non-streaming answers the final `response` object.
+- `POST /v1/moderations`. `{id: "modr-…", model, results: [{flagged, categories,
+  category_scores, category_applied_input_types}]}` (types/moderation_create_response.py,
+  types/moderation.py), every category name of `omni-moderation-latest` present in all three
+  maps. `input` is a string or an array of strings, one result per string; `model` is
+  optional, as in OpenAI's API (default `omni-moderation-latest`). Multi-modal input objects
+  are refused with a 400 (the bot only moderates text).
 
 Errors are HTTP statuses with the body `{"error": {message, type, param, code}}`, from
 which the SDK builds `RateLimitError`, `AuthenticationError`, `BadRequestError`,
@@ -47,10 +53,17 @@ What it answers, first match wins:
    saying how many images and earlier turns it received, streamed `chunk_chars`
    characters at a time with `token_delay_s` between chunks.
 
+A moderation request takes no scripted reply (so moderating a prompt never eats the reply a
+test queued for the chat that follows). Any input carrying `[[429]]`, `[[401]]` or `[[500]]`
+fails the whole request as in chat; otherwise an input containing `[[flag]]` comes back
+flagged for `violence` (score 0.97), every other input clean (scores 0.0001).
+
 Every request is recorded in `fake.requests` (path, headers without credentials, JSON
 body, the `x-request-id` it was answered with, the status) so tests can assert on the
-history and images the bot sent. Usage is deterministic: input tokens are
-`ceil(characters / 4)` of all text plus 85 per image, output tokens the number of chunks.
+history and images the bot sent; `fake.moderation_requests` is the moderation part of it
+and `fake.moderated_inputs` every string those requests asked about, in order. Usage is
+deterministic: input tokens are `ceil(characters / 4)` of all text plus 85 per image, output
+tokens the number of chunks.
 """
 
 from __future__ import annotations
@@ -81,6 +94,28 @@ MARKER = re.compile(
 )
 DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,(.*)$", re.DOTALL)
 SECRET_HEADERS = {"authorization", "api-key", "openai-api-key"}
+MODERATIONS_PATH = "/v1/moderations"
+DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
+MODERATION_ERROR_MARKER = re.compile(r"\[\[\s*(429|401|500)\s*\]\]")
+FLAG_MARKER = re.compile(r"\[\[\s*flag\s*\]\]", re.IGNORECASE)
+FLAG_CATEGORY = "violence"
+# omni-moderation-latest's category names as the API spells them (types/moderation.py,
+# the pydantic aliases). For a text input every category applies to ["text"].
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +217,13 @@ class RecordedRequest(RecordedCall):
     def last_user_text(self) -> str:
         return _last_user_text(self.turns)
 
+    def moderation_inputs(self) -> list[str]:
+        """The strings a moderation request asked about (`input`, a string or an array)."""
+        items = self.body.get("input") if isinstance(self.body, dict) else None
+        if isinstance(items, str):
+            return [items]
+        return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []
+
 
 class FakeOpenAI(LoopbackServer, ScriptedReplies[FakeReply]):
     """The double's server on 127.0.0.1. `base_url` is `http://127.0.0.1:PORT/v1`."""
@@ -207,12 +249,25 @@ class FakeOpenAI(LoopbackServer, ScriptedReplies[FakeReply]):
     def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post(MODERATIONS_PATH, self._moderations)
+
+    @property
+    def moderation_requests(self) -> list[RecordedRequest]:
+        """The recorded requests to `/v1/moderations`, refused ones included."""
+        return [r for r in self.requests if r.path == MODERATIONS_PATH]
+
+    @property
+    def moderated_inputs(self) -> list[str]:
+        """Every string sent for moderation, in order, over all moderation requests."""
+        return [text for r in self.moderation_requests for text in r.moderation_inputs()]
 
     # --- scripting ---------------------------------------------------------------------------
 
     # --- request handling --------------------------------------------------------------------
 
-    async def _admit(self, request: web.Request) -> tuple[RecordedRequest, web.Response | None]:
+    async def _admit(
+        self, request: web.Request, *, require_model: bool = True
+    ) -> tuple[RecordedRequest, web.Response | None]:
         headers = {k.lower(): v for k, v in request.headers.items()}
         auth = headers.get("authorization", "")
         record = RecordedRequest(
@@ -246,7 +301,8 @@ class FakeOpenAI(LoopbackServer, ScriptedReplies[FakeReply]):
             return record, self._error(
                 record, FakeReply.failure(400, "The request body must be a JSON object.")
             )
-        if not isinstance(record.body.get("model"), str) or not record.body["model"]:
+        model = record.body.get("model", None if require_model else DEFAULT_MODERATION_MODEL)
+        if not isinstance(model, str) or not model:
             return record, self._error(
                 record, FakeReply.failure(400, "you must provide a model parameter", param="model")
             )
@@ -312,6 +368,28 @@ class FakeOpenAI(LoopbackServer, ScriptedReplies[FakeReply]):
             record, body, "completed", [_message_item(text)], usage_in, usage_out
         )
         return web.json_response(final, headers=self._headers(record, reply))
+
+    async def _moderations(self, request: web.Request) -> web.StreamResponse:
+        record, refused = await self._admit(request, require_model=False)
+        if refused is not None:
+            return refused
+        body = record.body
+        inputs = body.get("input")
+        problem = _check_moderation_input(inputs)
+        if problem is not None:
+            return self._error(record, problem)
+        texts = record.moderation_inputs()
+        for text in texts:
+            failure = _moderation_failure(text)
+            if failure is not None:
+                return self._error(record, failure)
+        record.status = 200
+        answer = {
+            "id": f"modr-{record.request_id.removeprefix('req_')}",
+            "model": body.get("model", DEFAULT_MODERATION_MODEL),
+            "results": [_moderation_result(FLAG_MARKER.search(text) is not None) for text in texts],
+        }
+        return web.json_response(answer, headers={"x-request-id": record.request_id})
 
     def _choose(self, record: RecordedRequest) -> FakeReply:
         scripted = self._next_scripted()
@@ -549,6 +627,30 @@ def _bad_key_reply(key: str) -> FakeReply:
     )
 
 
+def _moderation_failure(text: str) -> FakeReply | None:
+    match = MODERATION_ERROR_MARKER.search(text)
+    if match is None:
+        return None
+    marker = match.group(1)
+    if marker == "429":
+        return FakeReply.rate_limited("1")
+    if marker == "401":
+        return _bad_key_reply("sandbox-marker-key")
+    return FakeReply.server_error()
+
+
+def _moderation_result(flagged: bool) -> dict[str, Any]:
+    def hit(name: str) -> bool:
+        return flagged and name == FLAG_CATEGORY
+
+    return {
+        "flagged": flagged,
+        "categories": {name: hit(name) for name in MODERATION_CATEGORIES},
+        "category_scores": {name: 0.97 if hit(name) else 0.0001 for name in MODERATION_CATEGORIES},
+        "category_applied_input_types": {name: ["text"] for name in MODERATION_CATEGORIES},
+    }
+
+
 def _stream_error(reply: FakeReply) -> dict[str, Any]:
     error = dict(
         reply.error
@@ -781,6 +883,19 @@ def _check_responses_input(items: Any) -> FakeReply | None:
                     "missing_required_parameter",
                 )
     return None
+
+
+def _check_moderation_input(inputs: Any) -> FakeReply | None:
+    if isinstance(inputs, str):
+        return None
+    if not isinstance(inputs, list) or not inputs:
+        return _invalid("Invalid 'input': expected a string or a non-empty array.", "input")
+    if all(isinstance(i, str) for i in inputs):
+        return None
+    return _invalid(
+        "Invalid 'input': the sandbox moderates text only (a string or an array of strings).",
+        "input",
+    )
 
 
 def _check_images(model: str, contents: list[Any], api: str) -> FakeReply | None:
