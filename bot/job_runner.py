@@ -1,10 +1,12 @@
 """Runs durable jobs to the end, whatever restarts in between; knows nothing of Discord.
 
 Each job this instance owns is driven by one task (`_drive`): wait for a running slot
-(at most `max_running` at once; the rest queue in order), start the provider task, poll it
-every `poll_interval`, deliver the result once. Every state change is saved before it is
-acted on (`Jobs.save`), and a save that finds the job adopted by another incarnation stops
-the driver at once (`Disowned`): a stalled process that wakes up never acts twice.
+(at most `max_running` at once; the rest wait in a `FairQueue`, served round-robin across
+users so that one user's pile never starves another's single job), start the provider
+task, poll it every `poll_interval`, deliver the result once. Every state change is saved
+before it is acted on (`Jobs.save`), and a save that finds the job adopted by another
+incarnation stops the driver at once (`Disowned`): a stalled process that wakes up never
+acts twice.
 
 What a job *does* is its kind's `JobHandler` (the video area registers one): the runner
 calls it to start, poll, deliver, report failure or cancellation, and show progress.
@@ -24,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.fair_queue import FairQueue
 from bot.logging_setup import get_logger
 from bot.store.base import Jobs
 from bot.store.jobs import Job, JobState, JobStoreUnavailable
@@ -35,6 +38,10 @@ log = get_logger("bot.jobs")
 STORE_RETRY_S = 1.0  # between tries of a save while the store is unreachable
 MAX_POLL_FAILURES = 5  # provider polls failing in a row before the job fails
 MAX_DELIVERY_TRIES = 5
+# A waiting job whose place in the queue changed is shown again at once, but never sooner
+# than this after its last show (nor sooner than `progress_interval`, if that is shorter):
+# a burst of arrivals or freed slots is one edit of its message, not one per change.
+MOVE_SHOW_GAP_S = 1.0
 INTERRUPTED_START = (
     "작업을 시작하는 중에 봇이 다시 시작되어, 제공자에게 작업이 만들어졌는지 확인할 수 "
     "없었어요. 요금이 두 번 나가지 않도록 다시 시작하지 않았어요. 다시 요청해 주세요."
@@ -88,6 +95,18 @@ class _Ended(Exception):
     """The job ended (cancelled) before it got a slot: nothing more to drive."""
 
 
+class _Place:
+    """A job waiting for a slot. `wake` rings when the slot is handed to it (`granted`),
+    when the queue changed (its position may have), or when it is nudged."""
+
+    __slots__ = ("granted", "nudged", "wake")
+
+    def __init__(self) -> None:
+        self.granted = False
+        self.nudged = False
+        self.wake = asyncio.Event()
+
+
 class JobRunner:
     def __init__(
         self,
@@ -102,6 +121,7 @@ class JobRunner:
         adopt_interval: float = 5.0,
         should_adopt: Callable[[Job], Awaitable[bool]] | None = None,
         owner_alive: Callable[[int | None], bool] | None = None,
+        move_show_gap: float = MOVE_SHOW_GAP_S,
     ) -> None:
         self.jobs = jobs
         self.owner = owner
@@ -110,13 +130,18 @@ class JobRunner:
         self.poll_interval = poll_interval
         self.deadline_s = deadline_s
         self.progress_interval = progress_interval
+        self.move_show_gap = min(move_show_gap, progress_interval)
         self.adopt_interval = adopt_interval
         self.should_adopt = should_adopt
         # A cheap first look (our liveness view) before a job is read at all.
         self.owner_alive = owner_alive or (lambda owner: False)
         self.handlers: dict[str, JobHandler] = {}
-        self._slots = asyncio.Semaphore(max_running)
-        self._waiting: list[str] = []  # queued job ids, oldest first
+        # Slots are handed over, never grabbed: a released slot goes to the queue's next
+        # job (`_dispatch`), so a newcomer cannot overtake those already waiting.
+        self._running = 0  # slots held
+        self._queue: FairQueue[str] = FairQueue()  # job ids waiting for a slot, by user
+        self._places: dict[str, _Place] = {}  # the same jobs' wake-ups
+        self._closing = False
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._driven: dict[str, Job] = {}  # the jobs being driven, as their drivers see them
         self._nudges: dict[str, asyncio.Event] = {}
@@ -138,6 +163,7 @@ class JobRunner:
 
     async def close(self) -> None:
         """Stop driving (jobs stay recorded: this instance or another resumes them)."""
+        self._closing = True  # no slot is handed to a waiting job any more
         if self._loop_task is not None:
             await stop_task(self._loop_task)
         for task in list(self._drivers.values()):
@@ -154,17 +180,20 @@ class JobRunner:
         self._drive_later(job)
 
     def queue_position(self, job_id: str) -> int | None:
-        """1 for the next job to get a slot; None when not waiting."""
-        try:
-            return self._waiting.index(job_id) + 1
-        except ValueError:
-            return None
+        """The place at which the job will get a slot (1: the next; the fair order, so a
+        newcomer with no turn yet may come before a busy user's jobs); None when not
+        waiting."""
+        return self._queue.position(job_id)
 
     def nudge(self, job_id: str) -> None:
         """Look at the job now (a cancel was requested) instead of at its next poll."""
         event = self._nudges.get(job_id)
         if event is not None:
             event.set()
+        place = self._places.get(job_id)
+        if place is not None:
+            place.nudged = True
+            place.wake.set()
 
     @property
     def driving(self) -> int:
@@ -172,7 +201,7 @@ class JobRunner:
 
     @property
     def queued(self) -> int:
-        return len(self._waiting)
+        return len(self._queue)
 
     def state_counts(self) -> dict[str, int]:
         """How many of the jobs this instance drives are in each state (for /metrics)."""
@@ -269,14 +298,11 @@ class JobRunner:
     async def _drive(self, job: Job) -> None:
         handler = self.handlers[job.kind]
         try:
-            if job.state is JobState.QUEUED:
-                await self._wait_for_slot(job, handler)
-            else:
-                await self._slots.acquire()
+            job = await self._wait_for_slot(job, handler)
             try:
                 await self._run(job, handler)
             finally:
-                self._slots.release()
+                self._release()
         except Disowned:
             log.info("job_disowned", job_id=job.id)
         except _Ended:
@@ -286,33 +312,89 @@ class JobRunner:
         except Exception:
             log.exception("job_driver_failed", job_id=job.id, state=job.state.value)
 
-    async def _wait_for_slot(self, job: Job, handler: JobHandler) -> None:
-        if not self._slots.locked():  # a free slot (and nobody queued before us)
-            await self._slots.acquire()
-            return
-        self._waiting.append(job.id)
-        acquire = asyncio.ensure_future(self._slots.acquire())
+    async def _wait_for_slot(self, job: Job, handler: JobHandler) -> Job:
+        """Queue the job (fairly, by its user) and return once it holds a slot. A job
+        resumed past QUEUED waits too, silently (its provider task already exists)."""
+        place = _Place()
+        self._places[job.id] = place
+        self._queue.add(job.user_id, job.id)
         try:
-            await self._show(job, handler)  # say at once where in the queue it waits
-            while True:
-                done, _ = await asyncio.wait({acquire}, timeout=self.progress_interval)
-                if done:
-                    return
-                job = await self._refreshed(job)
-                if job.cancel_requested:
-                    acquire.cancel()
-                    await self._end(job, handler, JobState.CANCELLED)
-                    raise _Ended
-                await self._show(job, handler)
+            self._dispatch()  # a free slot (then nobody else waits): it is ours at once
+            self._moved()  # a user with no turn yet goes ahead of busier users' jobs
+            if job.state is JobState.QUEUED:
+                return await self._wait_shown(job, handler, place)
+            while not place.granted:
+                await place.wake.wait()
+                place.wake.clear()
+            return job
         except BaseException:
-            if not acquire.done():
-                acquire.cancel()
-            elif not acquire.cancelled():
-                self._slots.release()
+            if place.granted:  # handed a slot it will not use: pass it on
+                self._release()
             raise
         finally:
-            with contextlib.suppress(ValueError):
-                self._waiting.remove(job.id)
+            del self._places[job.id]
+            if self._queue.remove(job.id):  # left before its turn (cancelled, disowned)
+                self._moved()
+
+    async def _wait_shown(self, job: Job, handler: JobHandler, place: _Place) -> Job:
+        """Wait showing the job's place: at once, again as soon as it changes (but not
+        within `move_show_gap` of the last show), and every `progress_interval` (when the
+        store is read for a cancel, as it is at once when nudged)."""
+        if place.granted:
+            return job
+        shown_at, shown = time.monotonic(), await self._show(job, handler)
+        while not place.granted:
+            now = time.monotonic()
+            periodic = now >= shown_at + self.progress_interval
+            moved = self.queue_position(job.id) != shown
+            if not (periodic or place.nudged or (moved and now >= shown_at + self.move_show_gap)):
+                due = shown_at + (self.move_show_gap if moved else self.progress_interval)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+                # lands as the event is set (a move while closing), and close would hang.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(due - now):
+                        await place.wake.wait()
+                place.wake.clear()
+                continue
+            if periodic or place.nudged:
+                place.nudged = False
+                job = await self._refreshed(job)
+                if job.cancel_requested:
+                    await self._end(job, handler, JobState.CANCELLED)
+                    raise _Ended
+                if place.granted:
+                    break
+            moved = self.queue_position(job.id) != shown
+            if periodic or (moved and time.monotonic() >= shown_at + self.move_show_gap):
+                shown_at, shown = time.monotonic(), await self._show(job, handler)
+        return job
+
+    def _dispatch(self) -> None:
+        """Hand the free slots to the queue's next jobs (round-robin across users)."""
+        handed = False
+        while not self._closing and self._running < self.max_running:
+            job_id = self._queue.pop_next()
+            if job_id is None:
+                break
+            self._running += 1
+            place = self._places[job_id]
+            place.granted = True
+            place.wake.set()
+            handed = True
+        if handed:
+            self._moved()
+
+    def _release(self) -> None:
+        self._running -= 1
+        self._dispatch()
+        if self._running == 0:  # idle: the next busy spell starts with even turns
+            self._queue.forget_served()
+
+    def _moved(self) -> None:
+        """The queue changed: every waiting job looks whether its place did."""
+        for place in self._places.values():
+            if not place.granted:
+                place.wake.set()
 
     async def _run(self, job: Job, handler: JobHandler) -> None:
         if job.state is JobState.QUEUED:
@@ -425,11 +507,14 @@ class JobRunner:
         except Exception:
             log.exception("job_report_failed", job_id=job.id)
 
-    async def _show(self, job: Job, handler: JobHandler) -> None:
+    async def _show(self, job: Job, handler: JobHandler) -> int | None:
+        """Show the job's progress; the queue position shown."""
+        position = self.queue_position(job.id)
         try:
-            await handler.progress(job, self.queue_position(job.id))
+            await handler.progress(job, position)
         except Exception as exc:  # progress is a courtesy: never fail the job on it
             log.debug("job_progress_failed", job_id=job.id, error=str(exc))
+        return position
 
     # ---- the store ----
 
