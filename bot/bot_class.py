@@ -29,6 +29,7 @@ from bot.health_server import MAX_LAG_S, Health, HealthServer, LoopLag
 from bot.job_runner import JobRunner
 from bot.logging_setup import get_logger
 from bot.metrics import Metrics
+from bot.quota_budget import ProviderBudget
 from bot.routed_items import RoutedModal, dispatch_routed_modal
 from bot.router import MESSAGE_COMMAND, route
 from bot.status import Counters, InstanceStatus, package_version
@@ -151,6 +152,8 @@ class MultiInstanceBot(commands.Bot):
         self.gate = AnswerGate(settings, self.store)
         self.metrics = Metrics(settings.instance_id)
         self.gate.metrics = self.metrics
+        # Today's provider calls per key, shared by the fleet (areas spend it per call).
+        self.budget = ProviderBudget(self.store.quotas, settings)
         # Per-command admission (an area registers one: e.g. image declines while all its
         # providers are cooling down, so the next instance serves).
         self.admissions: dict[str, Admit] = {}
@@ -455,6 +458,7 @@ class MultiInstanceBot(commands.Bot):
             counters=self.counters.snapshot(),
             coordination=self.store.mode.value,
             providers={p: self.settings.api_key(p) is not None for p in PROVIDERS},
+            quotas=self.budget.snapshot(),
             problem=self.problem,
             # Once closed the drain is over: the last health file says "not connected".
             draining=self.answers.draining and not self.is_closed(),
@@ -487,7 +491,7 @@ class MultiInstanceBot(commands.Bot):
         return Health(True, "serving", snapshot)
 
     def _watch_state(self) -> None:
-        """Gauges read at scrape time: whether we serve, the gateway, Redis, jobs."""
+        """Gauges read at scrape time: whether we serve, the gateway, Redis, jobs, quotas."""
         metrics = self.metrics
         metrics.watch(
             "mib_up", "1 while this instance serves", (), lambda: {(): float(self.health().healthy)}
@@ -516,6 +520,18 @@ class MultiInstanceBot(commands.Bot):
             (),
             lambda: {(): float(self.job_runner.queued)},
         )
+        metrics.watch(
+            "mib_quota_used",
+            "Provider calls used today with this instance's key (fleet-wide count)",
+            ("provider",),
+            lambda: self.budget.gauges()[0],
+        )
+        metrics.watch(
+            "mib_quota_remaining",
+            "Provider calls left today with this instance's key (providers with a limit)",
+            ("provider",),
+            lambda: self.budget.gauges()[1],
+        )
 
     def write_health(self) -> None:
         try:
@@ -528,6 +544,8 @@ class MultiInstanceBot(commands.Bot):
     async def _health_loop(self) -> None:
         while True:
             self.write_health()
+            # Peers spend the same keys: refresh the quota gauges from the shared counts.
+            await self.budget.usage()
             await asyncio.sleep(self.settings.health.health_interval)
 
     # ---- events ----

@@ -117,6 +117,8 @@ class InstanceStatus:
     counters: CounterSnapshot = field(default_factory=CounterSnapshot)
     coordination: str = "local"  # a bot.store.Mode value: local | redis | warming | degraded
     providers: dict[str, bool] = field(default_factory=dict)  # provider -> key configured
+    # Today's provider calls with this instance's keys: provider -> [used, limit (0: none)].
+    quotas: dict[str, list[int]] = field(default_factory=dict)
     # Why this instance is not serving, in one English line (e.g. Discord closed the
     # session for good, or too few session starts are left); None when all is well.
     problem: str | None = None

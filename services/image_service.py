@@ -12,6 +12,10 @@ rate limit or an outage, a long one after a failure only an operator can fix (ba
 quota, key). Cooldowns are per process, as keys may differ per instance; `usable()` is what
 the bot's admission asks, so an instance whose providers are all cooling lets the next
 instance serve.
+
+Each attempt spends one unit of that provider's daily budget (`services.budget`): a
+provider whose calls for today are used up fails at once (DailyQuotaSpent), like any
+other failure of its own, and the next one is asked.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from services.budget import Budget, spending
 from services.errors import (
     ContentRefused,
     ProviderAuthFailed,
@@ -107,9 +112,11 @@ class ImageService:
         account_cooldown_s: float,
         cooldowns: Cooldowns | None = None,
         observer: ProviderObserver | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.clients = dict(clients)
         self.observer = observer
+        self.budget = budget  # today's calls per provider: a spent one is skipped
         # The automatic order, limited to providers this process holds a key for.
         self.order = tuple(p for p in order if p in self.clients)
         self.rate_limit_cooldown_s = rate_limit_cooldown_s
@@ -152,7 +159,10 @@ class ImageService:
             if on_attempt is not None:
                 await on_attempt(provider, tuple(failures))
             try:
-                async with observed(self.observer, provider, "image"):
+                async with (
+                    spending(self.budget, provider),
+                    observed(self.observer, provider, "image"),
+                ):
                     result = await client.generate(self._for(provider, request))
             except ContentRefused:
                 raise

@@ -1,7 +1,7 @@
 """What the bot needs from the fleet's shared state, one interface per concern.
 
-Each concern (liveness, claims, start-up coordination; conversation memory, jobs and
-quotas next) has an in-process implementation for single-process mode and a Redis one
+Each concern (liveness, claims, start-up coordination, conversation memory, jobs,
+quotas) has an in-process implementation for single-process mode and a Redis one
 for the fleet. See ARCHITECTURE.md, "The fleet store".
 """
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.store.claims import ClaimResult
     from bot.store.jobs import Job
     from bot.store.memory import MemoryTurn
+    from bot.store.quotas import Reservation
     from bot.store.startup import FatalRecord
 
 StatusSource = Callable[[], InstanceStatus]
@@ -145,6 +146,21 @@ class Jobs(ABC):
     @abstractmethod
     async def claim_delivery(self, job_id: str, incarnation: str) -> bool:
         """The job's one delivery mark: True if `incarnation` holds it (now or already)."""
+
+
+class Quotas(ABC):
+    """Counters that never pass a limit, however many reserve at once."""
+
+    @abstractmethod
+    async def reserve(self, counter: str, limit: int) -> Reservation | None:
+        """One more unit of `counter`, or None when `limit` units are already used."""
+
+    @abstractmethod
+    async def release(self, reservation: Reservation) -> None:
+        """Give a unit back (never below zero)."""
+
+    @abstractmethod
+    async def used(self, counter: str) -> int: ...
 
 
 class StartupGuard(ABC):

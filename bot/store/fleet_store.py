@@ -2,8 +2,8 @@
 
 `open_store(settings)` picks in-process stores for single-process mode and Redis
 stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness`,
-`store.claims`, `store.startup`, `store.memory`, `store.jobs` and `store.mode`, never
-Redis directly.
+`store.claims`, `store.startup`, `store.memory`, `store.jobs`, `store.quotas` and
+`store.mode`, never Redis directly.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.store.base import (
     Jobs,
     Liveness,
     Mode,
+    Quotas,
     StartupGuard,
     StatusSource,
 )
@@ -26,6 +27,7 @@ from bot.store.claims import LocalClaims, RedisClaims
 from bot.store.jobs import LocalJobs, RedisJobs
 from bot.store.liveness import LocalLiveness, RedisLiveness
 from bot.store.memory import LocalMemory, RedisMemory
+from bot.store.quotas import LocalQuotas, RedisQuotas
 from bot.store.redis_link import RedisLink
 from bot.store.startup import IDENTIFY_SPACING_S, LocalStartup, RedisStartup
 from env_manager import INSTANCE_IDS, Settings
@@ -38,6 +40,7 @@ class FleetStore:
     startup: StartupGuard
     memory: ConversationMemory
     jobs: Jobs
+    quotas: Quotas
     link: RedisLink | None = None  # None: single-process, nothing shared
     # This process's incarnation: instance id plus a per-start id; names its claims.
     incarnation: str = field(default_factory=lambda: new_incarnation(None))
@@ -78,6 +81,7 @@ def local_store(
         startup=LocalStartup(identify_spacing=identify_spacing, fatal_file=fatal_file),
         memory=LocalMemory(budget_chars=memory_chars, ttl_s=memory_ttl_s),
         jobs=LocalJobs(),
+        quotas=LocalQuotas(),
     )
 
 
@@ -116,6 +120,7 @@ def redis_store(
         ),
         memory=RedisMemory(link, budget_chars=memory_chars, ttl_s=memory_ttl_s),
         jobs=RedisJobs(link),
+        quotas=RedisQuotas(link),
         link=link,
         incarnation=incarnation,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.store.base import Quotas
 from bot.store.redis_link import REDIS_ERRORS, RedisLink
 
 DAY_TTL_S = 2 * 24 * 3600
@@ -51,7 +52,7 @@ class Reservation:
     used: int  # units used today, this one included
 
 
-class LocalQuotas:
+class LocalQuotas(Quotas):
     """Single-process mode: the counters live as long as the process."""
 
     def __init__(self) -> None:
@@ -87,7 +88,7 @@ return 0
 """
 
 
-class RedisQuotas:
+class RedisQuotas(Quotas):
     def __init__(self, link: RedisLink) -> None:
         self.link = link
         self._reserve = link.redis.register_script(RESERVE_LUA)

@@ -23,6 +23,7 @@ from bot.store.memory import MemoryTurn
 from commands._validation import clean_text
 from commands.chat._conversation import conversation_key, model_turns, remembered_question
 from commands.chat._stream import stream_answer
+from services.budget import spending
 from services.errors import ImagesNotSupported, InvalidInputError, UserFacingError
 from services.openai_service import ChatOptions, ImagePart, OpenAIChat, Turn, Usage
 from services.telemetry import observed
@@ -266,20 +267,22 @@ class ChatCommands(commands.Cog):
         (nothing was shown yet) and the user is told."""
         sent_any = False
         observer = self.bot.metrics.provider_call
-        try:
-            async with observed(observer, "openai", "chat"):
-                async for chunk in client.stream(turns):
-                    sent_any = True
-                    yield chunk
-        except ImagesNotSupported:
-            if sent_any or not turns[-1].images:
-                raise
-            log.info("chat_images_dropped", model=self.settings.chat_model)
-            notes.append(IMAGES_DROPPED)
-            text_only = [*turns[:-1], Turn("user", turns[-1].text)]
-            async with observed(observer, "openai", "chat"):
-                async for chunk in client.stream(text_only):
-                    yield chunk
+        # One unit of today's OpenAI budget per answer, given back if OpenAI refused it.
+        async with spending(self.bot.budget, "openai"):
+            try:
+                async with observed(observer, "openai", "chat"):
+                    async for chunk in client.stream(turns):
+                        sent_any = True
+                        yield chunk
+            except ImagesNotSupported:
+                if sent_any or not turns[-1].images:
+                    raise
+                log.info("chat_images_dropped", model=self.settings.chat_model)
+                notes.append(IMAGES_DROPPED)
+                text_only = [*turns[:-1], Turn("user", turns[-1].text)]
+                async with observed(observer, "openai", "chat"):
+                    async for chunk in client.stream(text_only):
+                        yield chunk
 
 
 def created_at_of(key: str) -> float:

@@ -177,6 +177,7 @@ class ImageCommands(commands.Cog):
                 rate_limit_cooldown_s=self.settings.image_rate_limit_cooldown,
                 account_cooldown_s=self.settings.image_account_cooldown,
                 observer=self.bot.metrics.provider_call,
+                budget=self.bot.budget,
             )
         return self._service
 
@@ -206,14 +207,19 @@ class ImageCommands(commands.Cog):
         return clients
 
     async def admission(self, command: str) -> Admission:
-        """Serve unless every image provider of this instance is cooling down; then the
-        next instance in the channel's order serves (or the last one says why)."""
-        service = self.service()
-        if service.usable():
+        """Serve unless every image provider of this instance is cooling down or has used
+        its calls for today; then the next instance in the channel's order serves (or the
+        last one says why)."""
+        service, budget = self.service(), self.bot.budget
+        spent = [p for p in service.order if await budget.spent(p)]
+        if any(p not in spent for p in service.usable()):
             return SERVE
+        if not service.order:
+            return Admission(AdmissionKind.DECLINE, message=NO_KEYS)
+        if len(spent) == len(service.order):
+            return Admission(AdmissionKind.DECLINE, message=budget.spent_message(spent[0]))
         minutes = max(1, math.ceil(service.soonest_usable_s() / 60))
-        message = NO_KEYS if not service.order else ALL_BUSY.format(minutes=minutes)
-        return Admission(AdmissionKind.DECLINE, message=message)
+        return Admission(AdmissionKind.DECLINE, message=ALL_BUSY.format(minutes=minutes))
 
     @app_commands.command(name="이미지", description="AI로 이미지를 만들어요 (MiniMax, Stability)")
     @app_commands.rename(

@@ -12,7 +12,7 @@ from bot.answering import guarded_autocomplete
 from bot.channels import route_channel_name
 from commands._validation import clean_text
 from commands.utility._embeds import instances_embed, ping_embed
-from commands.utility._status import fleet_status
+from commands.utility._status import fleet_status, sees_details
 from commands.utility._views import status_view
 
 if TYPE_CHECKING:
@@ -40,10 +40,12 @@ class UtilityCommands(commands.Cog):
 
     @app_commands.command(name="상태", description="모든 봇 인스턴스의 상태를 보여줘요")
     async def status(self, interaction: discord.Interaction) -> None:
+        # An admin's view holds quota numbers and error details: shown to them alone.
+        detailed = sees_details(interaction, self.bot.settings.limits.admin_roles)
         # Acknowledge first: reading the fleet from a slow Redis must not eat Discord's 3 s.
-        await interaction.response.defer()
-        embed = await fleet_status(self.bot)
-        await interaction.followup.send(embed=embed, view=status_view())
+        await interaction.response.defer(ephemeral=detailed)
+        embed = await fleet_status(self.bot, detailed=detailed)
+        await interaction.followup.send(embed=embed, view=status_view(), ephemeral=detailed)
 
     @app_commands.command(
         name="인스턴스", description="인스턴스 역할표와 이 채널의 담당을 보여줘요"

@@ -18,7 +18,7 @@ from commands._formatting import (
     responder_label,
     role_label,
 )
-from env_manager import INSTANCE_ROLES
+from env_manager import INSTANCE_ROLES, PROVIDER_NAMES
 
 COLOR_OK = discord.Colour.green()
 COLOR_INFO = discord.Colour.blurple()
@@ -83,11 +83,33 @@ DRAINING_LABEL = "⏳ 종료 중 (draining) — 새 요청은 다른 인스턴�
 PROBLEM_LABEL = "⛔ 문제"
 
 
-def _instance_field(status: InstanceStatus) -> str:
+PROBLEM_HIDDEN = "⛔ 문제가 있어요 (자세한 내용은 관리자에게 보여요)"
+
+
+def quota_line(quotas: dict[str, list[int]], *, detailed: bool) -> str | None:
+    """Today's provider calls left: numbers for admins, only what ran out for others."""
+    if not quotas:
+        return None
+    if detailed:
+        parts = []
+        for provider, (used, limit) in quotas.items():
+            name = PROVIDER_NAMES.get(provider, provider)  # type: ignore[call-overload]
+            left = "제한 없음" if not limit else f"{max(0, limit - used):,}/{limit:,}"
+            parts.append(f"{name} {left}")
+        return "남은 할당량 " + " · ".join(parts)
+    spent = [
+        PROVIDER_NAMES.get(p, p)  # type: ignore[call-overload]
+        for p, (used, limit) in quotas.items()
+        if limit and used >= limit
+    ]
+    return f"할당량 소진: {', '.join(spent)}" if spent else "할당량 여유 있음"
+
+
+def _instance_field(status: InstanceStatus, *, detailed: bool) -> str:
     counters = status.counters
     lines = []
     if status.problem:
-        lines.append(f"{PROBLEM_LABEL}: {status.problem}")
+        lines.append(f"{PROBLEM_LABEL}: {status.problem}" if detailed else PROBLEM_HIDDEN)
     if status.draining:
         lines.append(DRAINING_LABEL)
     lines += [
@@ -95,6 +117,9 @@ def _instance_field(status: InstanceStatus) -> str:
         f"1시간 {hour_summary(status)}",
         f"진행 중 {counters.in_flight}",
     ]
+    quota = quota_line(status.quotas, detailed=detailed)
+    if quota is not None:
+        lines.append(quota)
     return "\n".join(lines)
 
 
@@ -111,8 +136,12 @@ def fleet_status_embed(
     *,
     stale_after_s: float = 4.0,
     now: float | None = None,
+    detailed: bool = False,
 ) -> discord.Embed:
     """Every instance online or offline, with latency, uptime and recent work.
+
+    `detailed` (for admins, shown privately) adds quota numbers and what went wrong;
+    everyone else reads a summary.
 
     A heartbeat older than `stale_after_s` (two intervals) is shown as silent: the
     instance may have just died, and the fleet is already covering for it.
@@ -122,7 +151,8 @@ def fleet_status_embed(
     online = 0
     fields: list[tuple[str, str]] = []
     if me.instance_id == "all":
-        fields.append((f"{_icon(me)} {role_label(me.role)}", _instance_field(me)))
+        field = _instance_field(me, detailed=detailed)
+        fields.append((f"{_icon(me)} {role_label(me.role)}", field))
         online = 1
     else:
         known = dict(snapshots) if snapshots is not None else {}
@@ -140,9 +170,8 @@ def fleet_status_embed(
                 )
                 continue
             online += 1
-            fields.append(
-                (f"{_icon(snapshot)} #{spec_id} {role_label(role)}", _instance_field(snapshot))
-            )
+            field = _instance_field(snapshot, detailed=detailed)
+            fields.append((f"{_icon(snapshot)} #{spec_id} {role_label(role)}", field))
         if snapshots is None:
             description += "\n다른 인스턴스의 상태는 Redis가 돌아오면 보여요."
     total = 1 if me.instance_id == "all" else len(INSTANCE_ROLES)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.routed_items import RoutedItem
-from commands.utility._status import fleet_status
+from commands.utility._status import fleet_status, sees_details
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
@@ -40,7 +40,11 @@ class RefreshStatusButton(
 
     async def on_press(self, interaction: discord.Interaction) -> None:
         bot: MultiInstanceBot = interaction.client  # type: ignore[assignment]
-        embed = await fleet_status(bot)
+        # Details only on a private copy, and only for an admin: a public /상태 stays a
+        # summary whoever refreshes it.
+        private = interaction.message is not None and interaction.message.flags.ephemeral
+        detailed = private and sees_details(interaction, bot.settings.limits.admin_roles)
+        embed = await fleet_status(bot, detailed=detailed)
         await interaction.response.edit_message(embed=embed, view=status_view())
 
 

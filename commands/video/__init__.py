@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.quota_budget import quota_admission
 from commands.video._buttons import CancelButton
 from commands.video._cog import VideoCommands
+from env_manager import AREA_PROVIDERS
 
 if TYPE_CHECKING:
     from bot.bot_class import MultiInstanceBot
@@ -21,3 +23,4 @@ async def setup(bot: MultiInstanceBot) -> None:
     await bot.add_cog(cog)
     bot.add_dynamic_items(CancelButton)
     bot.job_runner.register("video", cog.jobs)
+    bot.admissions["비디오"] = quota_admission(bot.budget, AREA_PROVIDERS["video"])

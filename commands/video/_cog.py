@@ -40,6 +40,7 @@ from commands.video._texts import (
     progress_text,
     result_text,
 )
+from services.budget import spending
 from services.errors import UserFacingError
 from services.image_types import RetryPolicy
 from services.minimax_video import (
@@ -103,7 +104,11 @@ class VideoJobs:
     # ---- the provider ----
 
     async def start(self, job: Job) -> str:
-        async with observed(self.bot.metrics.provider_call, "minimax", "video_create"):
+        # One unit of today's MiniMax budget per video, given back if MiniMax refused it.
+        async with (
+            spending(self.bot.budget, "minimax"),
+            observed(self.bot.metrics.provider_call, "minimax", "video_create"),
+        ):
             return await self.client().create(request_of(job))
 
     async def poll(self, job: Job) -> PollResult:

@@ -11,7 +11,7 @@ from typing import Any
 from .errors import UnknownTarget
 from .limits import walk_components
 from .models import CallbackAttempt
-from .world import BOT_PERMISSIONS, EVERYONE_PERMISSIONS, Channel, User, World
+from .world import BOT_PERMISSIONS, Channel, User, World
 
 # Interaction types.
 APPLICATION_COMMAND = 2
@@ -237,7 +237,7 @@ def _typed(
         user = value if isinstance(value, User) else world.user(str(value))
         resolved.setdefault("users", {})[str(user.id)] = user.payload()
         member = world.member_payload(user, with_user=False)
-        member["permissions"] = str(EVERYONE_PERMISSIONS)
+        member["permissions"] = str(world.member_permissions(user))
         resolved.setdefault("members", {})[str(user.id)] = member
         return str(user.id)
     if kind == OPT_CHANNEL:
@@ -347,7 +347,7 @@ def interaction_payload(
         payload["authorizing_integration_owners"] = {"0": str(world.guild_id)}
     else:
         member = world.member_payload(state.user)
-        member["permissions"] = str(EVERYONE_PERMISSIONS)
+        member["permissions"] = str(world.member_permissions(state.user))
         payload |= {
             "guild_id": str(world.guild_id),
             "guild": {"id": str(world.guild_id), "locale": "ko", "features": []},

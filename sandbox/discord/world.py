@@ -28,6 +28,10 @@ def _bits(*positions: int) -> int:
 EVERYONE_PERMISSIONS = _bits(0, 6, 10, 11, 14, 15, 16, 18, 20, 21, 26, 31, 35, 38)
 # The bot's managed role adds message and thread moderation.
 BOT_PERMISSIONS = EVERYONE_PERMISSIONS | _bits(13, 34, 36)
+# Member permissions tests give through roles (`World.add_role`).
+MANAGE_GUILD = _bits(5)
+ADMINISTRATOR = _bits(3)
+ALL_PERMISSIONS = _bits(*range(51))
 # GATEWAY_MESSAGE_CONTENT_LIMITED | APPLICATION_COMMAND_BADGE, as for an unverified bot.
 APPLICATION_FLAGS = _bits(19, 23)
 
@@ -43,6 +47,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    role_ids: set[int] = field(default_factory=set)  # guild roles given by `World.give_role`
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,6 +68,13 @@ class User:
         if self.bot:
             out["bot"] = True
         return out
+
+
+@dataclass(frozen=True)
+class Role:
+    id: int
+    name: str
+    permissions: int
 
 
 @dataclass
@@ -101,6 +113,7 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
     created_wall: float = 0.0
     bot_role_id: int = 0
+    roles: dict[str, Role] = field(default_factory=dict)  # roles a test added, by name
 
     def __post_init__(self) -> None:
         self.app_id = self.app_id or self.ids.next()
@@ -127,6 +140,26 @@ class World:
         )
         self.channels[channel.id] = channel
         return channel
+
+    def add_role(self, name: str, permissions: int = 0) -> Role:
+        """A guild role (e.g. `MANAGE_GUILD` for a server manager); give it with `give_role`."""
+        if name in self.roles:
+            raise ValueError(f"duplicate role name {name!r}")
+        role = Role(id=self.ids.next(), name=name, permissions=permissions)
+        self.roles[name] = role
+        return role
+
+    def give_role(self, user_name: str, role_name: str) -> None:
+        self.user(user_name).role_ids.add(self.roles[role_name].id)
+
+    def member_permissions(self, user: User) -> int:
+        """The member's permissions as Discord resolves them: @everyone's, then its roles'
+        (administrator grants everything). No channel overwrites in the double."""
+        granted = EVERYONE_PERMISSIONS
+        for role in self.roles.values():
+            if role.id in user.role_ids:
+                granted |= role.permissions
+        return ALL_PERMISSIONS if granted & ADMINISTRATOR else granted
 
     def add_thread(self, parent: Channel, name: str) -> Channel:
         thread = Channel(
@@ -256,7 +289,8 @@ class World:
         return out
 
     def member_payload(self, user: User, *, with_user: bool = True) -> dict[str, Any]:
-        roles = [str(self.bot_role_id)] if user.id == self.bot.id else []
+        own = [str(role_id) for role_id in sorted(user.role_ids)]
+        roles = [str(self.bot_role_id)] if user.id == self.bot.id else own
         out: dict[str, Any] = {
             "roles": roles,
             "nick": None,
@@ -304,6 +338,7 @@ class World:
                 managed=True,
                 tags={"bot_id": str(self.bot.id)},
             ),
+            *(role(r.id, r.name, r.permissions, 2 + i) for i, r in enumerate(self.roles.values())),
         ]
 
     def guild_payload(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def cog() -> ChatCommands:
     bot = SimpleNamespace(
         settings=SimpleNamespace(chat=SimpleNamespace(chat_model="text-only")),
         metrics=Metrics("1"),
+        budget=None,  # nothing counted: quotas are tested in tests/integration
     )
     return ChatCommands(bot)  # type: ignore[arg-type]
 

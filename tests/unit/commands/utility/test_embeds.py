@@ -216,12 +216,43 @@ def test_fleet_status_shows_a_draining_instance_and_a_stopped_ones_reason():
     draining = status(instance_id="1", ready=False, draining=True, latency_ms=12.0, uptime_s=59)
     problem = "Discord closed the session with 4014 (disallowed intents)"
     stopped = status(instance_id="2", ready=False, problem=problem, latency_ms=12.0, uptime_s=59)
-    fields = fields_of(fleet_status_embed(me, {1: draining, 2: stopped, 4: me}, "redis"))
+    snapshots = {1: draining, 2: stopped, 4: me}
+    fields = fields_of(fleet_status_embed(me, snapshots, "redis", detailed=True))
     assert fields["🟡 #1 채팅"] == (
         "⏳ 종료 중 (draining) — 새 요청은 다른 인스턴스가 받아요\n"
         "지연 12 ms · 가동 59초\n1시간 처리 0 · 실패 0\n진행 중 2"
     )
     assert fields["⛔ #2 이미지"].splitlines()[0] == f"⛔ 문제: {problem}"
+    # Everyone else learns that something is wrong, not what.
+    summary = fields_of(fleet_status_embed(me, snapshots, "redis"))
+    assert summary["⛔ #2 이미지"].splitlines()[0] == (
+        "⛔ 문제가 있어요 (자세한 내용은 관리자에게 보여요)"
+    )
+    assert problem not in str(summary)
+
+
+QUOTAS = {"minimax": [1060, 1060], "openai": [60, 1060], "stability": [3, 0]}
+
+
+@pytest.mark.parametrize(
+    ("detailed", "last_line"),
+    [
+        (True, "남은 할당량 MiniMax 0/1,060 · OpenAI 1,000/1,060 · Stability AI 제한 없음"),
+        (False, "할당량 소진: MiniMax"),
+    ],
+)
+def test_fleet_status_shows_quota_left_to_admins_and_only_what_ran_out_to_others(
+    detailed, last_line
+):
+    me = status(instance_id="4", role="admin", quotas=QUOTAS)
+    fields = fields_of(fleet_status_embed(me, {4: me}, "redis", detailed=detailed))
+    assert fields["🟢 #4 관리·예비"].splitlines()[-1] == last_line
+
+
+def test_fleet_status_summary_with_quota_left_says_so():
+    me = status(instance_id="4", role="admin", quotas={"openai": [5, 10]})
+    fields = fields_of(fleet_status_embed(me, {4: me}, "redis"))
+    assert fields["🟢 #4 관리·예비"].splitlines()[-1] == "할당량 여유 있음"
 
 
 def test_fleet_status_while_warming_up_says_failover_still_works():
