@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import discord
 
+from bot.access import AccessPolicy, Requester
 from bot.channels import route_channel_name
 from bot.gate import ACT_DEADLINE_S, AnswerGate, Verdict
 from bot.logging_setup import bind_request, get_logger
@@ -66,6 +67,20 @@ class Event:
     created_at: float  # epoch seconds, from the snowflake: ranks wait from here
     guild_id: int | None = None
     user_id: int | None = None
+    # What access lists look at: the channel's id (a thread's parent's; None in a DM) and
+    # the member's role ids without @everyone (empty in a DM or for a non-member).
+    channel_id: int | None = None
+    role_ids: frozenset[int] = frozenset()
+
+    def requester(self) -> Requester:
+        return Requester(
+            command=self.command,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            channel_name=self.channel_name,
+            role_ids=self.role_ids,
+            user_id=self.user_id if self.user_id is not None else 0,
+        )
 
     def age_ms(self) -> int:
         return round((time.time() - self.created_at) * 1000)
@@ -103,31 +118,57 @@ INTERACTION_KINDS: dict[discord.InteractionType, EventKind] = {
 }
 
 
+def _access_channel_id(channel: object, guild_id: int | None) -> int | None:
+    """The channel id access lists match: a thread counts as its parent; None in a DM."""
+    if guild_id is None or channel is None:
+        return None
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return getattr(channel, "id", None)
+
+
+def _role_ids(user: object, guild_id: int | None) -> frozenset[int]:
+    """The member's role ids as Discord sent them with the event, @everyone left out.
+
+    Read from the member payload rather than `Member.roles`, which drops roles the cache
+    does not know yet: a role deny must not be missed for that.
+    """
+    if guild_id is None or not isinstance(user, discord.Member):
+        return frozenset()
+    return frozenset(user._roles).difference((guild_id,))
+
+
 def interaction_event(
     interaction: discord.Interaction, client: discord.Client, *, command: str | None = None
 ) -> Event:
     """The event of an interaction; components and modals pass their area's `command`."""
     name = command if command is not None else str((interaction.data or {}).get("name", ""))
+    guild_id = interaction.guild_id
     return Event(
         kind=INTERACTION_KINDS.get(interaction.type, EventKind.COMMAND),
         key=str(interaction.id),
         command=name,
         channel_name=route_channel_name(interaction.channel, client),
         created_at=discord.utils.snowflake_time(interaction.id).timestamp(),
-        guild_id=interaction.guild_id,
+        guild_id=guild_id,
         user_id=interaction.user.id if interaction.user else None,
+        channel_id=_access_channel_id(interaction.channel, guild_id),
+        role_ids=_role_ids(interaction.user, guild_id),
     )
 
 
 def message_event(message: discord.Message, client: discord.Client, command: str) -> Event:
+    guild_id = message.guild.id if message.guild else None
     return Event(
         kind=EventKind.MESSAGE,
         key=f"msg:{message.id}",
         command=command,
         channel_name=route_channel_name(message.channel, client),
         created_at=message.created_at.timestamp(),
-        guild_id=message.guild.id if message.guild else None,
+        guild_id=guild_id,
         user_id=message.author.id,
+        channel_id=_access_channel_id(message.channel, guild_id),
+        role_ids=_role_ids(message.author, guild_id),
     )
 
 
@@ -157,11 +198,17 @@ Acknowledged = Callable[[], bool]
 
 class AnswerPath:
     def __init__(
-        self, gate: AnswerGate, counters: Counters, metrics: Metrics | None = None
+        self,
+        gate: AnswerGate,
+        counters: Counters,
+        metrics: Metrics | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.gate = gate
         self.counters = counters
         self.metrics = metrics or Metrics("")
+        # The access lists; None (or no entry configured) lets everyone through.
+        self.access = access if access is not None and access.active else None
         # Events whose first visible output is already measured (see `first_output`).
         self._shown: set[str] = set()
         # Claims this instance holds as a lease, with "the work is over" for each.
@@ -178,6 +225,9 @@ class AnswerPath:
         A refusal is answered here (with `refuse`) and returns False. `acknowledged`
         tells when Discord accepted the answer, which makes the claim final; without it
         the claim becomes final when the work is over.
+
+        The access lists are asked only once this instance has won the event, so exactly
+        one instance answers an access refusal, the way it would answer the work.
         """
         bind_request(**event.request_fields())
         if self.draining:
@@ -199,16 +249,25 @@ class AnswerPath:
             self._spawn(self._watch_ack(event, acknowledged), "ack")
         if result.verdict is Verdict.REFUSE:
             assert result.message is not None
-            log.info("event_refused", reason=result.message, **event.log_fields())
-            self.metrics.event_outcome(event.command, event.kind.value, "refused")
-            if event.kind in COUNTED_KINDS:
-                self.counters.record_refused()
-            await refuse(result.message)
-            self._work_over(event)
+            await self._refuse(event, refuse, result.message, "admission")
             return False
+        if self.access is not None:
+            denied = self.access.refusal(event.requester())
+            if denied is not None:
+                await self._refuse(event, refuse, denied, "access")
+                return False
         if event.kind in COUNTED_KINDS:
             self.counters.started(event.key)
         return True
+
+    async def _refuse(self, event: Event, refuse: ErrorReply, message: str, rule: str) -> None:
+        """Answer an event this instance won with a reason instead of the work."""
+        log.info("event_refused", reason=message, rule=rule, **event.log_fields())
+        self.metrics.event_outcome(event.command, event.kind.value, "refused")
+        if event.kind in COUNTED_KINDS:
+            self.counters.record_refused()
+        await refuse(message)
+        self._work_over(event)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run `work` in the background; `close` stops whatever is still running."""

@@ -15,6 +15,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import AccessPolicy
 from bot.answering import (
     AnswerPath,
     interaction_event,
@@ -172,7 +173,9 @@ class MultiInstanceBot(commands.Bot):
             owner_alive=lambda owner: owner in self.store.liveness.alive_view().announcing,
         )
         self.counters = Counters()
-        self.answers = AnswerPath(self.gate, self.counters, self.metrics)
+        self.answers = AnswerPath(
+            self.gate, self.counters, self.metrics, AccessPolicy(settings.access)
+        )
         self.routed_modals: list[type[RoutedModal]] = []
         self.message_handler: MessageHandler | None = None
         self.listener_errors = 0
