@@ -349,6 +349,8 @@ class ImageSettings(Section):
     image_account_cooldown: float = Field(default=600.0, ge=0, le=86400)
     # How often the "drawing…" message shows the time waited so far.
     image_progress_interval: float = Field(default=5.0, ge=0.5, le=60)
+    # Longest prompt /이미지 takes (MiniMax allows 1500; shorter keeps requests cheap).
+    image_prompt_max_chars: int = Field(default=1500, ge=10, le=1500)
 
     @field_validator("image_provider_order")
     @classmethod
@@ -380,6 +382,8 @@ class VideoSettings(Section):
     # Jobs one instance runs at once; more wait in its queue (never refused as busy).
     video_max_running: int = Field(default=10, ge=1, le=10_000)
     video_progress_interval: float = Field(default=15.0, ge=0.1, le=300)
+    # Longest prompt /비디오 takes (MiniMax allows 2000).
+    video_prompt_max_chars: int = Field(default=2000, ge=10, le=2000)
 
 
 class HealthSettings(Section):

@@ -127,7 +127,7 @@ def _access_channel_id(channel: object, guild_id: int | None) -> int | None:
     return getattr(channel, "id", None)
 
 
-def _role_ids(user: object, guild_id: int | None) -> frozenset[int]:
+def role_ids_of(user: object, guild_id: int | None) -> frozenset[int]:
     """The member's role ids as Discord sent them with the event, @everyone left out.
 
     Read from the member payload rather than `Member.roles`, which drops roles the cache
@@ -153,7 +153,7 @@ def interaction_event(
         guild_id=guild_id,
         user_id=interaction.user.id if interaction.user else None,
         channel_id=_access_channel_id(interaction.channel, guild_id),
-        role_ids=_role_ids(interaction.user, guild_id),
+        role_ids=role_ids_of(interaction.user, guild_id),
     )
 
 
@@ -168,7 +168,7 @@ def message_event(message: discord.Message, client: discord.Client, command: str
         guild_id=guild_id,
         user_id=message.author.id,
         channel_id=_access_channel_id(message.channel, guild_id),
-        role_ids=_role_ids(message.author, guild_id),
+        role_ids=role_ids_of(message.author, guild_id),
     )
 
 

@@ -38,6 +38,7 @@ from bot.store import FleetStore, Mode, open_store
 from bot.store.jobs import Job
 from bot.store.startup import FatalRecord, session_start_refusal
 from bot.tasks import stop_task
+from bot.user_limits import UserLimits
 from env_manager import PROVIDERS, Settings
 
 EXTENSIONS: tuple[str, ...] = (
@@ -155,6 +156,13 @@ class MultiInstanceBot(commands.Bot):
         self.gate.metrics = self.metrics
         # Today's provider calls per key, shared by the fleet (areas spend it per call).
         self.budget = ProviderBudget(self.store.quotas, settings)
+        # Per-user uses a minute / a day and videos running, fleet-wide (the areas count).
+        self.user_limits = UserLimits(
+            self.store.rates,
+            self.store.quotas,
+            settings.limits,
+            running_ttl_s=settings.video.video_deadline + 60,
+        )
         # Per-command admission (an area registers one: e.g. image declines while all its
         # providers are cooling down, so the next instance serves).
         self.admissions: dict[str, Admit] = {}

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from services.errors import InvalidInputError
+
+# Control characters other than tab and newline: invisible, and never meant for a model.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean_text(value: str, *, label: str, max_length: int) -> str:
-    """Strip `value`; reject it when blank or longer than `max_length` characters."""
-    text = value.strip()
+    """`value` without control characters, stripped; rejected when blank or longer than
+    `max_length` characters."""
+    text = CONTROL_CHARACTERS.sub("", value).strip()
     if not text:
         raise InvalidInputError(
             f"option {label!r} is empty",

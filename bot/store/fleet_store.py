@@ -2,8 +2,8 @@
 
 `open_store(settings)` picks in-process stores for single-process mode and Redis
 stores (sharing one `RedisLink`) for a fleet member. Callers use `store.liveness`,
-`store.claims`, `store.startup`, `store.memory`, `store.jobs`, `store.quotas` and
-`store.mode`, never Redis directly.
+`store.claims`, `store.startup`, `store.memory`, `store.jobs`, `store.quotas`,
+`store.rates` and `store.mode`, never Redis directly.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.store.jobs import LocalJobs, RedisJobs
 from bot.store.liveness import LocalLiveness, RedisLiveness
 from bot.store.memory import LocalMemory, RedisMemory
 from bot.store.quotas import LocalQuotas, RedisQuotas
+from bot.store.rates import LocalRates, Rates, RedisRates
 from bot.store.redis_link import RedisLink
 from bot.store.startup import IDENTIFY_SPACING_S, LocalStartup, RedisStartup
 from env_manager import INSTANCE_IDS, Settings
@@ -41,6 +42,7 @@ class FleetStore:
     memory: ConversationMemory
     jobs: Jobs
     quotas: Quotas
+    rates: Rates
     link: RedisLink | None = None  # None: single-process, nothing shared
     # This process's incarnation: instance id plus a per-start id; names its claims.
     incarnation: str = field(default_factory=lambda: new_incarnation(None))
@@ -82,6 +84,7 @@ def local_store(
         memory=LocalMemory(budget_chars=memory_chars, ttl_s=memory_ttl_s),
         jobs=LocalJobs(),
         quotas=LocalQuotas(),
+        rates=LocalRates(),
     )
 
 
@@ -121,6 +124,7 @@ def redis_store(
         memory=RedisMemory(link, budget_chars=memory_chars, ttl_s=memory_ttl_s),
         jobs=RedisJobs(link),
         quotas=RedisQuotas(link),
+        rates=RedisRates(link),
         link=link,
         incarnation=incarnation,
     )

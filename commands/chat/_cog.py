@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering import first_reply_nonce
+from bot.answering import first_reply_nonce, role_ids_of
 from bot.logging_setup import get_logger, prompt_fields
 from bot.store.memory import MemoryTurn
 from commands._validation import clean_text
@@ -161,6 +161,8 @@ class ChatCommands(commands.Cog):
             question, label="질문", max_length=self.settings.chat_prompt_max_chars
         )
         attachments = self.checked_images([image] if image else [])
+        roles = role_ids_of(interaction.user, interaction.guild_id)
+        await self.bot.user_limits.take("채팅", interaction.user.id, roles)
         # Public "thinking…" before any paid work; refused (40060) means another instance
         # has it, and the exception ends this one here.
         await interaction.response.defer(thinking=True)
@@ -187,6 +189,8 @@ class ChatCommands(commands.Cog):
         question = clean_text(
             question, label="질문", max_length=self.settings.chat_prompt_max_chars
         )
+        roles = role_ids_of(message.author, message.guild.id if message.guild else None)
+        await self.bot.user_limits.take("채팅", message.author.id, roles)
         await self.answer(
             key=f"msg:{message.id}",
             conversation=conversation_of(message.channel, message.author.id),

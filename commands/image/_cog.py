@@ -22,10 +22,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering import guarded_autocomplete
+from bot.answering import guarded_autocomplete, role_ids_of
 from bot.gate import SERVE, Admission, AdmissionKind
 from bot.logging_setup import get_logger, prompt_fields
 from bot.tasks import stop_task
+from commands._screening import prompt_screen, refuse_after_deferral
 from commands._validation import clean_text
 from commands.image._buttons import result_view
 from commands.image._files import fit, per_file_limit
@@ -153,6 +154,7 @@ class ImageCommands(commands.Cog):
         self.bot = bot
         self.settings = bot.settings.image
         self._service: ImageService | None = None
+        self.screen = prompt_screen(bot.settings)
         # Placeholders of images being drawn, by event key: told when the bot stops.
         self._drawing: dict[str, Progress] = {}
 
@@ -168,6 +170,7 @@ class ImageCommands(commands.Cog):
                 )
         if self._service is not None:
             await self._service.aclose()
+        await self.screen.aclose()
 
     def service(self) -> ImageService:
         if self._service is None:
@@ -256,19 +259,30 @@ class ImageCommands(commands.Cog):
         model: str | None = None,
     ) -> None:
         spec = build_spec(
-            prompt=clean_text(prompt, label="설명", max_length=MAX_PROMPT),
+            prompt=clean_text(
+                prompt, label="설명", max_length=self.settings.image_prompt_max_chars
+            ),
             provider=provider,
             ratio=ratio,
             count=count,
             seed=seed,
             model=model,
-            negative=negative.strip() if negative else None,
+            negative=clean_text(negative, label="제외할요소", max_length=MAX_NEGATIVE)
+            if negative and negative.strip()
+            else None,
             requester=interaction.user.id,
         )
         providers = self._providers_for(spec)
+        self.screen.check_words([spec.prompt, spec.negative])
+        await self.bot.user_limits.take(
+            "이미지", interaction.user.id, role_ids_of(interaction.user, interaction.guild_id)
+        )
         # Public "thinking…" before any paid work; refused (40060) means another
         # instance has it, and the exception ends this one here.
         await interaction.response.defer(thinking=True)
+        if await self.screen.flagged(" ".join(filter(None, [spec.prompt, spec.negative]))):
+            await refuse_after_deferral(interaction)
+            return
         await self.deliver(interaction, spec, providers, key=str(interaction.id))
 
     @image.autocomplete("ratio")
@@ -313,6 +327,10 @@ class ImageCommands(commands.Cog):
         else:
             spec = varied(press.spec, press.served, tuple(self.service().clients))
         providers = self._providers_for(spec)
+        # A press draws again: it counts like a command (the prompt was screened then).
+        await self.bot.user_limits.take(
+            "이미지", interaction.user.id, role_ids_of(interaction.user, interaction.guild_id)
+        )
         await interaction.response.defer(thinking=True)
         await self.deliver(interaction, spec, providers, key=str(interaction.id))
 

@@ -22,10 +22,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answering import role_ids_of
 from bot.channels import route_channel_name
 from bot.job_runner import Failed, Pending, PollResult, Ready
 from bot.logging_setup import get_logger, prompt_fields
 from bot.store.jobs import Job, JobState, JobStoreUnavailable, new_job_id
+from commands._screening import prompt_screen, refuse_after_deferral
 from commands._validation import clean_text
 from commands.video._buttons import cancel_view
 from commands.video._texts import (
@@ -166,6 +168,7 @@ class VideoJobs:
             [] if data is None else [discord.File(io.BytesIO(data), f"video-{job.id}.mp4")]
         )
         await self._post(job, body, attachments, nonce=f"v{job.id}")
+        await self.bot.user_limits.let_go("비디오", job.user_id, job.id)
         log.info(
             "video_delivered",
             job_id=job.id,
@@ -180,6 +183,7 @@ class VideoJobs:
         else:
             body = f"⚠️ {job.error or '영상을 만들지 못했어요.'}"
         await self._post(job, body, [], nonce=f"x{job.id}")
+        await self.bot.user_limits.let_go("비디오", job.user_id, job.id)
 
     # ---- Discord, with or without the interaction token ----
 
@@ -234,9 +238,11 @@ class VideoCommands(commands.Cog):
         self.bot = bot
         self.settings = bot.settings.video
         self.jobs = VideoJobs(bot)
+        self.screen = prompt_screen(bot.settings)
 
     async def cog_unload(self) -> None:
         await self.jobs.aclose()
+        await self.screen.aclose()
 
     @app_commands.command(
         name="비디오", description="AI로 짧은 영상을 만들어요 (MiniMax, 보통 1~5분)"
@@ -266,11 +272,26 @@ class VideoCommands(commands.Cog):
             raise UserFacingError(
                 "video asked of an instance without a MiniMax key", user_message=NO_KEY
             )
-        # Public "thinking…" before anything is recorded or paid; refused (40060) means
-        # another instance has it.
-        await interaction.response.defer(thinking=True)
+        self.screen.check_words([request.prompt])
+        user, job_id = interaction.user, new_job_id()
+        roles = role_ids_of(user, interaction.guild_id)
+        limits = self.bot.user_limits
+        # The running place first: a refusal for a video still running is not a use.
+        await limits.hold("비디오", user.id, job_id, roles)  # until delivered or reported
+        try:
+            await limits.take("비디오", user.id, roles)
+            # Public "thinking…" before anything is recorded or paid; refused (40060)
+            # means another instance has it.
+            await interaction.response.defer(thinking=True)
+            if await self.screen.flagged(request.prompt):
+                await limits.let_go("비디오", user.id, job_id)
+                await refuse_after_deferral(interaction)
+                return
+        except BaseException:
+            await limits.let_go("비디오", user.id, job_id)
+            raise
         job = Job(
-            id=new_job_id(),
+            id=job_id,
             kind="video",
             owner=None,
             incarnation="",
@@ -303,6 +324,7 @@ class VideoCommands(commands.Cog):
         try:
             await runner.submit(job)
         except JobStoreUnavailable as exc:
+            await limits.let_go("비디오", user.id, job_id)
             raise UserFacingError(
                 f"video job not recorded: {exc}", user_message=STORE_DOWN
             ) from None
@@ -317,7 +339,7 @@ class VideoCommands(commands.Cog):
         if resolution is None:
             resolution = "768P" if duration == 10 else settings.video_resolution
         request = VideoRequest(
-            prompt=clean_text(prompt, label="설명", max_length=MAX_PROMPT),
+            prompt=clean_text(prompt, label="설명", max_length=settings.video_prompt_max_chars),
             model=model or settings.video_model,
             duration=duration,
             resolution=resolution,

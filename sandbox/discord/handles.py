@@ -75,6 +75,8 @@ class InteractionHandle:
         messages = self._messages()
         primary = next((m for m in messages if not m.loading), None)
         original = self._state.store.get(it.original_id or -1)
+        if original is not None and original.deleted:
+            original = None  # a deleted placeholder: what the user sees is the followup
         payload = primary.payload if primary else {}
         accepted = it.accepted
         component = self._state.store.get(it.message_id)

@@ -42,7 +42,8 @@ def documented_default(key: str) -> object:
     for table in (CONTAINER_DEFAULTS, EXAMPLE_VALUES, COMPOSE_VARIABLES):
         if key in table:
             return table[key]
-    return Settings.fields()[key.lower()].default
+    default = Settings.fields()[key.lower()].default
+    return "" if default == () else default  # a list: empty, written `KEY=`
 
 
 def test_every_variable_of_the_compose_file_is_a_setting_or_listed_here() -> None:

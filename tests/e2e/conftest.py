@@ -34,6 +34,9 @@ IMAGE_TEST_ENV = {
     "IMAGE_RATE_LIMIT_COOLDOWN": "0",
     "IMAGE_ACCOUNT_COOLDOWN": "0",
     "IMAGE_PROGRESS_INTERVAL": "0.5",
+    # One test user draws many images a minute here; the per-user limits have their own
+    # tests (tests/integration/bot/test_user_limits.py and the commands' screening tests).
+    "LIMIT_IMAGE_PER_MINUTE": "0",
 }
 IMAGE_SLOW_DELAY_S = 10.0
 

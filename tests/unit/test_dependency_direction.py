@@ -58,6 +58,19 @@ def test_the_fleet_store_knows_nothing_of_discord(path):
     assert not imports(path) & {"discord", "commands", "sandbox"}
 
 
+@pytest.mark.parametrize("name", ["access.py", "fair_queue.py"])
+def test_the_pure_policies_use_the_standard_library_and_settings_only(name):
+    # Access lists and the fair queue are decided without Discord or I/O: table-tested.
+    found = imports(ROOT / "bot" / name)
+    assert not found & (PROJECT_PACKAGES - {"env_manager"})
+    assert "discord" not in found and "redis" not in found
+
+
+@pytest.mark.parametrize("name", ["quota_budget.py", "user_limits.py"])
+def test_the_limits_know_nothing_of_discord(name):
+    assert not imports(ROOT / "bot" / name) & {"discord", "commands", "sandbox"}
+
+
 def test_the_job_runner_knows_nothing_of_discord():
     # RoboDanny's durable timer: the runner drives jobs; what they mean lives in the areas.
     assert not imports(ROOT / "bot" / "job_runner.py") & {"discord", "commands", "sandbox"}

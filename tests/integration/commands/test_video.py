@@ -67,6 +67,9 @@ async def world(tmp_path_factory) -> AsyncIterator[World]:
         "video_poll_interval": 0.1,
         "video_progress_interval": 0.2,
         "video_timeout": 2.0,
+        # Several videos by one user at once: the per-user limits are tested elsewhere.
+        "limit_video_running": 0,
+        "limit_video_per_day": 0,
     }
     try:
         async with (
