@@ -460,6 +460,14 @@ class LimitsSettings(Section):
         return int(getattr(self, f"quota_{provider}_daily"))
 
 
+# Every access list, allow and deny per dimension (AccessSettings's fields).
+ACCESS_FIELDS: tuple[str, ...] = tuple(
+    f"access_{effect}_{dimension}"
+    for dimension in ("guilds", "channels", "roles", "users")
+    for effect in ("allow", "deny")
+)
+
+
 class AccessSettings(Section):
     """Who may use which command. Each entry is a value for every command, or
     `command:value` for one command (`이미지:123`); a denial wins over an allowance, and
@@ -475,28 +483,9 @@ class AccessSettings(Section):
     access_allow_users: TextList = ()
     access_deny_users: TextList = ()
 
-    _lists = field_validator(
-        "access_allow_guilds",
-        "access_deny_guilds",
-        "access_allow_channels",
-        "access_deny_channels",
-        "access_allow_roles",
-        "access_deny_roles",
-        "access_allow_users",
-        "access_deny_users",
-        mode="before",
-    )(_comma_list)
+    _lists = field_validator(*ACCESS_FIELDS, mode="before")(_comma_list)
 
-    @field_validator(
-        "access_allow_guilds",
-        "access_deny_guilds",
-        "access_allow_channels",
-        "access_deny_channels",
-        "access_allow_roles",
-        "access_deny_roles",
-        "access_allow_users",
-        "access_deny_users",
-    )
+    @field_validator(*ACCESS_FIELDS)
     @classmethod
     def _entries(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
         ids_only = not info.field_name.endswith("_channels")

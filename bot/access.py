@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import translate
 
-from env_manager import LIMITED_COMMANDS, AccessSettings
+from env_manager import ACCESS_FIELDS, LIMITED_COMMANDS, AccessSettings
 
 # A user denied by an entry for every command.
 BANNED = "이 봇을 사용할 수 없는 계정이에요. 관리자에게 문의해 주세요."
@@ -155,26 +155,15 @@ class _Rules:
 
 _NO_RULES = _Rules(None, frozenset(), None, _NO_CHANNELS, None, frozenset(), None, frozenset())
 
-_FIELDS = (
-    "access_allow_guilds",
-    "access_deny_guilds",
-    "access_allow_channels",
-    "access_deny_channels",
-    "access_allow_roles",
-    "access_deny_roles",
-    "access_allow_users",
-    "access_deny_users",
-)
-
 
 class AccessPolicy:
     """The access lists of `settings.access`, resolved per command once."""
 
     def __init__(self, settings: AccessSettings) -> None:
-        self._active = any(getattr(settings, name) for name in _FIELDS)
+        self._active = any(getattr(settings, name) for name in ACCESS_FIELDS)
         named = {
             scope
-            for name in _FIELDS
+            for name in ACCESS_FIELDS
             for scope, _ in map(_split, getattr(settings, name))
             if scope is not None
         }

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import openai
 
 from services.errors import ProviderError
-from services.openai_service import CONNECT_TIMEOUT_S, PROVIDER, map_openai_error
+from services.openai_service import PROVIDER, map_openai_error, openai_client
 
 DEFAULT_MODEL = "omni-moderation-latest"
 FLAGGED_MESSAGE = (
@@ -89,12 +89,7 @@ class Moderation:
         self.model = model
         self.timeout_s = timeout_s
         self._api_key = api_key
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
-            max_retries=max_retries,
-        )
+        self._client = openai_client(api_key, base_url, timeout_s, max_retries)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -205,6 +205,18 @@ class _Call:
     filtered: bool = False
 
 
+def openai_client(
+    api_key: str, base_url: str | None, timeout_s: float, max_retries: int
+) -> openai.AsyncOpenAI:
+    """The SDK's client as every OpenAI caller here builds it (quick connect timeout)."""
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
+        max_retries=max_retries,
+    )
+
+
 class OpenAIChat:
     """Streams answers from an OpenAI-compatible server through the official SDK."""
 
@@ -224,12 +236,7 @@ class OpenAIChat:
         self.options = options
         self.timeout_s = timeout_s
         self._api_key = api_key
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
-            max_retries=max_retries,
-        )
+        self._client = openai_client(api_key, base_url, timeout_s, max_retries)
 
     async def aclose(self) -> None:
         await self._client.close()
