@@ -349,6 +349,9 @@ class ImageSettings(Section):
     image_account_cooldown: float = Field(default=600.0, ge=0, le=86400)
     # How often the "drawing…" message shows the time waited so far.
     image_progress_interval: float = Field(default=5.0, ge=0.5, le=60)
+    # Images one instance draws at once; more wait their turn, round-robin per user, and
+    # see their place in line.
+    image_max_running: int = Field(default=8, ge=1, le=1000)
     # Longest prompt /이미지 takes (MiniMax allows 1500; shorter keeps requests cheap).
     image_prompt_max_chars: int = Field(default=1500, ge=10, le=1500)
 

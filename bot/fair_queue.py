@@ -14,8 +14,10 @@ else changes (1 = next). Pure logic, no I/O, no clock: the job runner decides wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from itertools import count
 from typing import Generic, TypeVar
 
@@ -118,3 +120,90 @@ class FairQueue(Generic[T]):
 
     def __contains__(self, item: object) -> bool:
         return item in self._user_of
+
+
+# Told a waiting item's new place (1 = next), whenever it changes.
+PlaceCallback = Callable[[int], Awaitable[None]]
+
+
+class FairSlots:
+    """At most `capacity` holders at once; the rest wait in a `FairQueue` and are told
+    their place whenever it changes (`on_place`). For work that simply waits its turn in
+    one process (an image being drawn); the job runner keeps its own, durable, line."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.holding = 0
+        self._queue: FairQueue[object] = FairQueue()
+        self._granted: dict[object, asyncio.Future[None]] = {}
+        self._on_place: dict[object, PlaceCallback] = {}
+        self._places: dict[object, int] = {}
+        self._telling: set[asyncio.Task[None]] = set()  # place updates under way
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @contextlib.asynccontextmanager
+    async def turn(
+        self, user: Hashable, on_place: PlaceCallback | None = None
+    ) -> AsyncIterator[None]:
+        """Hold a slot for the body; wait fairly for one first if all are taken."""
+        await self._acquire(user, on_place)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, user: Hashable, on_place: PlaceCallback | None) -> None:
+        ticket = object()
+        if self.holding < self.capacity and not self._queue:
+            self.holding += 1
+            # Through the line all the same: a free slot uses the user's turn too.
+            self._queue.add(user, ticket)
+            self._queue.pop_next()
+            return
+        granted = asyncio.get_running_loop().create_future()
+        self._granted[ticket] = granted
+        if on_place is not None:
+            self._on_place[ticket] = on_place
+        self._queue.add(user, ticket)
+        await self._tell_places()
+        try:
+            await granted
+        except BaseException:
+            if not self._queue.remove(ticket) and granted.done() and not granted.cancelled():
+                self._release()  # granted as we were cancelled: pass the slot on
+            self._forget(ticket)
+            await self._tell_places()
+            raise
+        self._forget(ticket)
+
+    def _release(self) -> None:
+        ticket = self._queue.pop_next()
+        if ticket is None:
+            self.holding -= 1
+            if not self.holding:
+                self._queue.forget_served()
+            return
+        self._granted[ticket].set_result(None)  # the slot passes straight on
+        task = asyncio.get_running_loop().create_task(self._tell_places())
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    def _forget(self, ticket: object) -> None:
+        self._granted.pop(ticket, None)
+        self._on_place.pop(ticket, None)
+        self._places.pop(ticket, None)
+
+    async def _tell_places(self) -> None:
+        """Each waiting holder whose place changed is told its new place (a courtesy: a
+        failing callback never affects the line)."""
+        for place, ticket in enumerate(list(self._queue), start=1):
+            if self._places.get(ticket) == place:
+                continue
+            self._places[ticket] = place
+            callback = self._on_place.get(ticket)
+            if callback is not None:
+                with contextlib.suppress(Exception):
+                    await callback(place)

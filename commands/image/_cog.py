@@ -23,6 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answering import guarded_autocomplete, role_ids_of
+from bot.fair_queue import FairSlots
 from bot.gate import SERVE, Admission, AdmissionKind
 from bot.logging_setup import get_logger, prompt_fields
 from bot.tasks import stop_task
@@ -48,6 +49,7 @@ from commands.image._texts import (
     failover_note,
     progress_text,
     prompt_of,
+    queued_text,
     reencoded_note,
     result_embed,
 )
@@ -106,6 +108,10 @@ class Progress:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
+    async def queued(self, place: int) -> None:
+        """All drawing slots are taken: say where in the line this request waits."""
+        await self._edit(queued_text(place))
+
     async def attempt(self, provider: str, failures: Sequence[tuple[str, ProviderError]]) -> None:
         self.provider, self.failures = provider, failures
         await self.show()
@@ -120,7 +126,9 @@ class Progress:
     async def show(self) -> None:
         if self.provider is None or self._stopped:
             return
-        text = progress_text(self.provider, self.failures, self.elapsed_s, self.count)
+        await self._edit(progress_text(self.provider, self.failures, self.elapsed_s, self.count))
+
+    async def _edit(self, text: str) -> None:
         async with self._lock:
             if self._stopped:
                 return
@@ -155,6 +163,7 @@ class ImageCommands(commands.Cog):
         self.settings = bot.settings.image
         self._service: ImageService | None = None
         self.screen = prompt_screen(bot.settings)
+        self.slots = FairSlots(self.settings.image_max_running)
         # Placeholders of images being drawn, by event key: told when the bot stops.
         self._drawing: dict[str, Progress] = {}
 
@@ -352,9 +361,11 @@ class ImageCommands(commands.Cog):
         self._drawing[key] = progress
         try:
             try:
-                served = await self.service().generate(
-                    spec.request(), providers, on_attempt=progress.attempt
-                )
+                # Beyond IMAGE_MAX_RUNNING drawings, requests wait round-robin per user.
+                async with self.slots.turn(spec.requester, on_place=progress.queued):
+                    served = await self.service().generate(
+                        spec.request(), providers, on_attempt=progress.attempt
+                    )
             finally:
                 await progress.stop()
             await self._show(interaction, spec, served, progress.elapsed_s, key)

@@ -59,6 +59,11 @@ def progress_text(
     return "\n".join(lines)
 
 
+def queued_text(place: int) -> str:
+    """The placeholder while the instance's drawing slots are all taken."""
+    return f"⏳ 차례를 기다리는 중이에요 (대기 {place}번째). 순서가 오면 바로 그릴게요."
+
+
 def failover_note(failures: Sequence[tuple[str, ProviderError]], served: str) -> str | None:
     if not failures:
         return None

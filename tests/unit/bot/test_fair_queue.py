@@ -7,16 +7,11 @@ the one after, for a user already served in it); by turn, then by arrival.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.fair_queue import FairQueue
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(steps: str) -> tuple[FairQueue[str], list[str]]:
@@ -181,15 +176,3 @@ def test_positions_pops_and_per_user_order_agree(steps):
         heads = {user_of[item]: item for item in reversed(order)}
         for item in heads.values():
             assert queue.position(item) <= 2 * (len(heads) - 1) + 1
-
-
-def test_the_fair_queue_is_pure_standard_library():
-    # Like bot/router.py: no project code, no I/O, so the tables above are the whole story.
-    tree = ast.parse((ROOT / "bot" / "fair_queue.py").read_text(encoding="utf-8"))
-    modules = {
-        node.module if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert modules == {"__future__", "collections", "collections.abc", "itertools", "typing"}
