@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import idle, jobs
+from . import ack, idle, jobs
 from ._measure import NotLinux, machine, require_proc
 from ._world import BenchFailed, Options, Progress, kill_leftovers
 
 Scenario = Callable[[Path, Options, Progress], Awaitable[dict[str, Any]]]
-SCENARIOS: dict[str, Scenario] = {"jobs": jobs.run, "idle": idle.run}
+SCENARIOS: dict[str, Scenario] = {"ack": ack.run, "jobs": jobs.run, "idle": idle.run}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +36,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join(SCENARIOS)} (all)"
     )
-    parser.add_argument("--quick", action="store_true", help="fewer jobs, shorter windows")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer jobs, shorter windows, no ack ramp"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--jobs", type=int, help="jobs: how many (1000; --quick 200)")
     parser.add_argument("--rate", type=float, default=50.0, help="jobs: commands a second (50)")
@@ -47,6 +49,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--poll-interval", type=float, default=10.0, help="jobs: VIDEO_POLL_INTERVAL, s (10)"
     )
     parser.add_argument("--idle", type=float, help="idle: seconds after READY (5)")
+    parser.add_argument(
+        "--ack-rate", type=float, help="ack: /핑 a second, steady phase (50; --quick 20)"
+    )
+    parser.add_argument(
+        "--ack-seconds", type=float, help="ack: steady phase length, s (60; --quick 10)"
+    )
+    parser.add_argument(
+        "--ack-ramp-to",
+        type=float,
+        help="ack: ramp 50/s up by 50/s to this rate, 10 s a step (400; --quick 0: none)",
+    )
     parser.add_argument("--workdir", type=Path, help="where bot logs go (kept); default: temp")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
@@ -54,6 +67,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    for name in ("ack_rate", "ack_seconds"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.ack_ramp_to is not None and args.ack_ramp_to < 0:
+        parser.error("--ack-ramp-to must be 0 (no ramp) or more")
     return args
 
 
@@ -147,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         window=args.window,
         poll_interval=args.poll_interval,
         idle=args.idle,
+        ack_rate=args.ack_rate,
+        ack_seconds=args.ack_seconds,
+        ack_ramp_to=args.ack_ramp_to,
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     status = StatusLine(enabled=not args.json)

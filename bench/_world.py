@@ -45,6 +45,9 @@ class Options:
     window: float | None = None  # jobs: seconds CPU and polls are measured over
     poll_interval: float = 10.0  # jobs: VIDEO_POLL_INTERVAL (production default)
     idle: float | None = None  # idle: seconds to wait after READY
+    ack_rate: float | None = None  # ack: commands a second in the steady phase
+    ack_seconds: float | None = None  # ack: length of the steady phase, s
+    ack_ramp_to: float | None = None  # ack: last rate of the ramp (0: no ramp)
 
 
 class BenchFailed(Exception):
