@@ -21,12 +21,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import ack, idle, jobs
+from . import ack, chaos, compare, idle, jobs, stream
 from ._measure import NotLinux, machine, require_proc
 from ._world import BenchFailed, Options, Progress, kill_leftovers
 
 Scenario = Callable[[Path, Options, Progress], Awaitable[dict[str, Any]]]
-SCENARIOS: dict[str, Scenario] = {"ack": ack.run, "jobs": jobs.run, "idle": idle.run}
+SCENARIOS: dict[str, Scenario] = {
+    "ack": ack.run,
+    "stream": stream.run,
+    "jobs": jobs.run,
+    "idle": idle.run,
+    "chaos": chaos.run,
+    "compare": compare.run,
+}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -60,6 +67,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         help="ack: ramp 50/s up by 50/s to this rate, 10 s a step (400; --quick 0: none)",
     )
+    parser.add_argument("--streams", type=int, help="stream: concurrent /채팅 (40; --quick 5)")
+    parser.add_argument(
+        "--stream-tokens", type=int, help="stream: tokens per answer (800; --quick 300)"
+    )
+    parser.add_argument(
+        "--stream-token-rate", type=float, help="stream: tokens a second per stream (20)"
+    )
+    parser.add_argument("--chaos-kills", type=int, help="chaos: SIGKILLs (20; --quick 2)")
+    parser.add_argument("--chaos-freezes", type=int, help="chaos: Redis freezes (6; --quick 2)")
+    parser.add_argument("--chaos-videos", type=int, help="chaos: /비디오 jobs (8; --quick 3)")
+    parser.add_argument("--chaos-rate", type=float, help="chaos: /핑 a second (10)")
     parser.add_argument("--workdir", type=Path, help="where bot logs go (kept); default: temp")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
@@ -70,6 +88,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for name in ("ack_rate", "ack_seconds"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    for name in ("streams", "stream_tokens", "stream_token_rate", "chaos_videos", "chaos_rate"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    for name in ("chaos_kills", "chaos_freezes"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
     if args.ack_ramp_to is not None and args.ack_ramp_to < 0:
         parser.error("--ack-ramp-to must be 0 (no ramp) or more")
     return args
@@ -168,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         ack_rate=args.ack_rate,
         ack_seconds=args.ack_seconds,
         ack_ramp_to=args.ack_ramp_to,
+        streams=args.streams,
+        stream_tokens=args.stream_tokens,
+        stream_token_rate=args.stream_token_rate,
+        chaos_kills=args.chaos_kills,
+        chaos_freezes=args.chaos_freezes,
+        chaos_videos=args.chaos_videos,
+        chaos_rate=args.chaos_rate,
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     status = StatusLine(enabled=not args.json)

@@ -48,6 +48,13 @@ class Options:
     ack_rate: float | None = None  # ack: commands a second in the steady phase
     ack_seconds: float | None = None  # ack: length of the steady phase, s
     ack_ramp_to: float | None = None  # ack: last rate of the ramp (0: no ramp)
+    streams: int | None = None  # stream: concurrent /채팅
+    stream_tokens: int | None = None  # stream: tokens per answer
+    stream_token_rate: float | None = None  # stream: tokens a second per stream
+    chaos_kills: int | None = None  # chaos: instances SIGKILLed (and restarted)
+    chaos_freezes: int | None = None  # chaos: Redis SIGSTOPs of 0.8 s
+    chaos_videos: int | None = None  # chaos: /비디오 jobs running through it
+    chaos_rate: float | None = None  # chaos: /핑 a second
 
 
 class BenchFailed(Exception):

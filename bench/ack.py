@@ -77,8 +77,8 @@ async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, 
     }
     async with open_world(workdir, instances=INSTANCES, extra_env=ENV, progress=progress) as world:
         try:
-            await _warm_up(world, result, progress)
-            steady = await _phase(world, rate, seconds, "steady", result, progress)
+            await warm_up(world, result, progress)
+            steady = await phase(world, rate, seconds, "steady", result, progress)
             result |= steady
             result["problems"] = world.problems()
             failures = _failures(steady)
@@ -91,7 +91,7 @@ async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, 
     return result
 
 
-async def _warm_up(world: World, result: dict[str, Any], progress: Progress) -> None:
+async def warm_up(world: World, result: dict[str, Any], progress: Progress) -> None:
     """One answered /핑 per channel, so no instance loads its claim script under load."""
     progress("warming up: one /핑 per channel")
     for channel in CHANNELS:
@@ -114,7 +114,7 @@ async def _ramp(world: World, ramp_to: float, result: dict[str, Any], progress: 
     result["ramp"] = steps
     rate = RAMP_FROM
     while rate <= ramp_to:
-        step = await _phase(world, rate, RAMP_STEP_S, f"ramp {rate:g}/s", result, progress)
+        step = await phase(world, rate, RAMP_STEP_S, f"ramp {rate:g}/s", result, progress)
         steps[f"{rate:g}"] = step
         missed = _failures(step) or _too_slow(step, rate)
         if missed:
@@ -125,7 +125,7 @@ async def _ramp(world: World, ramp_to: float, result: dict[str, Any], progress: 
     result["ramp_problems"] = world.problems()
 
 
-async def _phase(
+async def phase(
     world: World,
     rate: float,
     seconds: float,
@@ -135,7 +135,7 @@ async def _phase(
 ) -> dict[str, Any]:
     """`/핑` at `rate` for `seconds`, then wait for the answers; the figures of the phase."""
     n = max(1, round(rate * seconds))
-    pids = {f"bot_{label}": world.pid(label) for label in INSTANCES}
+    pids = {f"bot_{label}": world.pid(label) for label in world.fleet.instances}
     pids |= {"harness": os.getpid(), "redis": world.redis_pid}
     cpu = CpuWindow.begin(pids)
     sent: list[tuple[str, InteractionHandle]] = []
@@ -229,7 +229,7 @@ def _too_slow(step: dict[str, Any], rate: float) -> str:
 
 
 def _check_alive(world: World, result: dict[str, Any]) -> None:
-    for label in INSTANCES:
+    for label in world.fleet.instances:
         instance = world.fleet.instances[str(label)]
         if not instance.running:
             code = instance.process.returncode if instance.process else None

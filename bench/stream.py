@@ -201,12 +201,10 @@ async def open_stream_world(
 
 
 async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, Any]:
-    # --streams, --stream-tokens, --stream-token-rate once Options carries them (`streams`,
-    # `stream_tokens`, `stream_token_rate`, None for the default); until then the defaults.
     quick = options.quick
-    streams = getattr(options, "streams", None) or (QUICK_STREAMS if quick else FULL_STREAMS)
-    tokens = getattr(options, "stream_tokens", None) or (QUICK_TOKENS if quick else FULL_TOKENS)
-    token_rate = getattr(options, "stream_token_rate", None) or TOKEN_RATE
+    streams = options.streams or (QUICK_STREAMS if quick else FULL_STREAMS)
+    tokens = options.stream_tokens or (QUICK_TOKENS if quick else FULL_TOKENS)
+    token_rate = options.stream_token_rate or TOKEN_RATE
     return await scenario(
         workdir, streams=streams, tokens=tokens, token_rate=token_rate, progress=progress
     )

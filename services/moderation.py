@@ -17,8 +17,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import openai
-
 from services.errors import ProviderError
 from services.openai_service import PROVIDER, map_openai_error, openai_client
 
@@ -102,6 +100,8 @@ class Moderation:
 
     async def check(self, text: str) -> ModerationVerdict:
         """The verdict for `text`; raises a `ProviderError` when the endpoint fails."""
+        import openai  # on first use, like the chat client's (services/openai_service.py)
+
         try:
             # The SDK's timeout is per attempt; this bounds the retry and its wait too.
             async with asyncio.timeout(self.timeout_s):

@@ -27,9 +27,10 @@ import base64
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import openai
+if TYPE_CHECKING:
+    import openai
 
 from services.errors import (
     ContentRefused,
@@ -209,6 +210,8 @@ def openai_client(
     api_key: str, base_url: str | None, timeout_s: float, max_retries: int
 ) -> openai.AsyncOpenAI:
     """The SDK's client as every OpenAI caller here builds it (quick connect timeout)."""
+    import openai  # on first use: an instance without chat never loads it
+
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,
@@ -249,6 +252,8 @@ class OpenAIChat:
 
     async def stream(self, turns: Sequence[Turn]) -> AsyncIterator[str | Usage]:
         """Yield visible text deltas, then one `Usage` if reported; raise `ProviderError`s."""
+        import openai  # on first use: an instance without chat never loads it
+
         if not turns:
             raise ValueError("stream() needs at least one turn")
         call = _Call(api=self.options.api)
@@ -318,6 +323,8 @@ class OpenAIChat:
                         call.filtered = True
 
     async def _responses(self, turns: Sequence[Turn], call: _Call) -> AsyncIterator[str]:
+        import openai  # on first use: an instance without chat never loads it
+
         options = self.options
         stream = await self._client.responses.create(
             model=options.model,
@@ -378,6 +385,8 @@ def map_openai_error(
     mid_stream: bool = False,
 ) -> ProviderError:
     """The typed, secret-free error for an SDK exception (or our own deadline's TimeoutError)."""
+    import openai  # on first use: an instance without chat never loads it
+
     where = f"OpenAI {api} request"
     common: dict[str, Any] = {"provider": PROVIDER, "mid_stream": mid_stream}
 

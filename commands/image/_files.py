@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from services.image_types import GeneratedImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 REQUEST_BUDGET = 24 * 1024 * 1024  # under Discord's 25 MiB per request, with room for JSON
 _QUALITIES = (90, 80, 70, 60, 50)
@@ -41,6 +43,8 @@ def fit(image: GeneratedImage, limit: int, stem: str) -> FittedImage:
 
 
 def _shrink(data: bytes, limit: int) -> bytes:
+    from PIL import Image  # on first oversize image: most instances never need Pillow
+
     with Image.open(io.BytesIO(data)) as opened:
         picture = opened.convert("RGB")  # JPEG has no alpha; generated images are opaque
     while True:
