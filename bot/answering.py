@@ -172,6 +172,12 @@ def message_event(message: discord.Message, client: discord.Client, command: str
     )
 
 
+class RefusalShown(Exception):
+    """The work began, then turned out not to be allowed (a prompt flagged by moderation
+    after the deferral), and the user has been told why: counted as refused, not failed,
+    and nothing more is sent."""
+
+
 class AlreadyShown(Exception):
     """A failure the answer itself already explains to the user (a streamed answer cut
     short keeps its text and a note): counted and logged, nothing more is sent."""
@@ -380,6 +386,14 @@ class AnswerPath:
     def failed(self, event: Event, exc: BaseException) -> str | None:
         """Count and log a failure; return the Korean message to show, if any."""
         self._work_over(event)
+        if isinstance(exc, RefusalShown):
+            self._end_timings(event)
+            self.metrics.event_outcome(event.command, event.kind.value, "refused")
+            if event.kind in COUNTED_KINDS:
+                self.counters.dropped(event.key)  # no longer in flight
+                self.counters.record_refused()
+            log.info("event_refused", reason=str(exc), rule="screening", **event.log_fields())
+            return None
         if isinstance(exc, AlreadyShown):
             self._end_timings(event)
             self.metrics.event_outcome(event.command, event.kind.value, "failed")

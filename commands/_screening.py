@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from typing import NoReturn
 
 import discord
 
+from bot.answering import RefusalShown
 from bot.logging_setup import get_logger
 from env_manager import ModerationSettings, Settings
 from services.errors import InvalidInputError, ProviderError
@@ -77,9 +79,11 @@ def prompt_screen(settings: Settings) -> PromptScreen:
     )
 
 
-async def refuse_after_deferral(interaction: discord.Interaction) -> None:
+async def refuse_after_deferral(interaction: discord.Interaction) -> NoReturn:
     """A flagged prompt after a public deferral: remove the placeholder, tell the user
-    alone (the first followup after a deferral would keep the deferral's visibility)."""
+    alone (the first followup after a deferral would keep the deferral's visibility),
+    then end the command as refused (`RefusalShown`)."""
     with contextlib.suppress(discord.NotFound):
         await interaction.delete_original_response()
     await interaction.followup.send(FLAGGED_MESSAGE, ephemeral=True)
+    raise RefusalShown("prompt flagged by moderation")

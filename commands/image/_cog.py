@@ -290,8 +290,7 @@ class ImageCommands(commands.Cog):
         # instance has it, and the exception ends this one here.
         await interaction.response.defer(thinking=True)
         if await self.screen.flagged(" ".join(filter(None, [spec.prompt, spec.negative]))):
-            await refuse_after_deferral(interaction)
-            return
+            await refuse_after_deferral(interaction)  # ends the command, counted refused
         await self.deliver(interaction, spec, providers, key=str(interaction.id))
 
     @image.autocomplete("ratio")

@@ -284,9 +284,7 @@ class VideoCommands(commands.Cog):
             # means another instance has it.
             await interaction.response.defer(thinking=True)
             if await self.screen.flagged(request.prompt):
-                await limits.let_go("비디오", user.id, job_id)
-                await refuse_after_deferral(interaction)
-                return
+                await refuse_after_deferral(interaction)  # raises: the place is let go below
         except BaseException:
             await limits.let_go("비디오", user.id, job_id)
             raise

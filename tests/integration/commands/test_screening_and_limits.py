@@ -5,6 +5,7 @@ characters stripped from what the provider is sent. Every refusal is private."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -105,8 +106,20 @@ async def test_a_banned_word_is_refused_privately_before_anything_is_asked(world
 
 async def test_a_flagged_prompt_never_reaches_the_provider_nor_costs_quota(world):
     world.reset()
+    refused_before = world.bot.counters.refused
+    sample = {"command": "이미지", "kind": "command", "outcome": "refused"}
+    metric_before = world.bot.metrics.sample("mib_events_total", **sample) or 0
     result = await world.image("고양이 [[flag]]")
     assert result.ephemeral and result.content == FLAGGED
+    # A refusal, not an answer nor a failure; nothing left in flight. (Counted just after
+    # the private message went out: wait for it, with a generous deadline.)
+    for _ in range(200):
+        if world.bot.counters.refused != refused_before:
+            break
+        await asyncio.sleep(0.01)
+    assert world.bot.counters.refused == refused_before + 1
+    assert world.bot.metrics.sample("mib_events_total", **sample) == metric_before + 1
+    assert world.bot.counters.in_flight == 0
     assert result.messages == [result.messages[-1]], "the public placeholder was removed"
     assert world.openai.moderated_inputs == ["고양이 [[flag]]"]
     assert world.drawn_prompts() == []
