@@ -556,7 +556,7 @@ class MultiInstanceBot(commands.Bot):
         while True:
             self.write_health()
             # Peers spend the same keys: refresh the quota gauges from the shared counts.
-            await self.budget.usage()
+            await self.budget.refresh()
             await asyncio.sleep(self.settings.health.health_interval)
 
     # ---- events ----

@@ -5,52 +5,24 @@ using the same key. An area's admission asks `spent` first, so an instance whose
 used up declines and the next instance in the channel's order serves; the call itself
 reserves a unit (`reserve`), which is what keeps the count exact under concurrency.
 
-When the shared counters cannot be reached, this process counts on its own against the
-same limit (`LocalQuotas`): an outage of Redis neither stops the bot nor lets it spend
-without bound (at most one day's limit per process while it lasts).
+When the shared counters cannot be reached, the fleet store's `QuotasWithStandIn` counts
+in this process against the same limit: never unlimited, never stopped.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.gate import SERVE, Admission, AdmissionKind, Admit
 from bot.logging_setup import get_logger
 from bot.store.base import Quotas
-from bot.store.quotas import (
-    LocalQuotas,
-    QuotaStoreUnavailable,
-    Reservation,
-    counter_name,
-    next_reset,
-    quota_day,
-)
+from bot.store.quotas import Reservation, counter_name, next_reset, quota_day
 from env_manager import PROVIDER_NAMES, PROVIDERS, Provider, Settings
 from services.budget import DailyQuotaSpent
 
 log = get_logger("bot.quota")
-
-
-@dataclass(frozen=True)
-class QuotaUsage:
-    provider: Provider
-    used: int
-    limit: int  # 0: no limit
-
-    @property
-    def remaining(self) -> int | None:
-        return None if not self.limit else max(0, self.limit - self.used)
-
-
-@dataclass(frozen=True)
-class Held:
-    """A reserved unit and the counters it was taken from (shared, or this process's)."""
-
-    quotas: Quotas
-    reservation: Reservation
 
 
 def reset_text(reset: datetime) -> str:
@@ -63,7 +35,6 @@ class ProviderBudget:
         self, quotas: Quotas, settings: Settings, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.quotas = quotas
-        self._fallback = LocalQuotas()
         self._clock = clock
         self._timezone = settings.limits.timezone
         self._keys = {
@@ -96,18 +67,12 @@ class ProviderBudget:
             f"{reset_text(self.reset_at())}에 다시 쓸 수 있어요."
         )
 
-    async def reserve(self, provider: str) -> Held | None:
+    async def reserve(self, provider: str) -> Reservation | None:
         counter = self._counter(provider)
         if counter is None:
             return None
         limit = self.limit(provider)
-        quotas = self.quotas
-        try:
-            reservation = await quotas.reserve(counter, limit)
-        except QuotaStoreUnavailable as exc:
-            log.warning("quota_counted_locally", provider=provider, error=str(exc))
-            quotas = self._fallback
-            reservation = await quotas.reserve(counter, limit)
+        reservation = await self.quotas.reserve(counter, limit)
         if reservation is None:
             self.last_used[provider] = limit
             log.info("quota_spent", provider=provider, limit=limit)
@@ -117,11 +82,11 @@ class ProviderBudget:
                 user_message=self.spent_message(provider),
             )
         self.last_used[provider] = reservation.used
-        return Held(quotas, reservation)
+        return reservation
 
-    async def release(self, held: Held) -> None:
-        await held.quotas.release(held.reservation)
-        provider = held.reservation.counter.split(":", 1)[0]
+    async def release(self, reservation: Reservation) -> None:
+        await self.quotas.release(reservation)
+        provider = reservation.counter.split(":", 1)[0]
         self.last_used[provider] = max(0, self.last_used.get(provider, 1) - 1)
 
     async def used(self, provider: str) -> int | None:
@@ -129,10 +94,7 @@ class ProviderBudget:
         counter = self._counter(provider)
         if counter is None:
             return None
-        try:
-            used = await self.quotas.used(counter)
-        except QuotaStoreUnavailable:
-            used = await self._fallback.used(counter)
+        used = await self.quotas.used(counter)
         self.last_used[provider] = used
         return used
 
@@ -140,15 +102,10 @@ class ProviderBudget:
         used = await self.used(provider)
         return used is not None and used >= self.limit(provider)
 
-    async def usage(self) -> list[QuotaUsage]:
-        """Today's use of every provider this instance has a key for."""
-        rows = []
-        for provider in PROVIDERS:
-            if provider not in self._keys:
-                continue
-            used = await self.used(provider)
-            rows.append(QuotaUsage(provider, used or 0, self.limit(provider)))
-        return rows
+    async def refresh(self) -> None:
+        """Read today's counts of every key this instance holds (peers spend them too)."""
+        for provider in self._keys:
+            await self.used(provider)
 
     def snapshot(self) -> dict[str, list[int]]:
         """provider -> [used, limit] from the latest counts seen (for /상태, no I/O)."""

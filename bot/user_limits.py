@@ -5,7 +5,7 @@ An area calls `take` once its input passed every check and just before it acknow
 so a typo never costs a use; the refusal is a UserFacingError whose Korean message says
 how long to wait. Counters live in the fleet store (`store.rates`, `store.quotas`), so a
 user cannot dodge a limit by being answered by another instance. When Redis cannot be
-reached this process counts on its own: a limit per instance instead of none.
+reached the store's stand-ins count in this process: a limit per instance, never none.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from bot.logging_setup import get_logger
 from bot.quota_budget import reset_text
 from bot.store.base import Quotas
-from bot.store.quotas import LocalQuotas, QuotaStoreUnavailable, next_reset, quota_day
-from bot.store.rates import LocalRates, Rates, RateStoreUnavailable
+from bot.store.quotas import next_reset, quota_day
+from bot.store.rates import Rates
 from env_manager import LimitsSettings
 from services.errors import UserFacingError
 
@@ -62,7 +62,6 @@ class UserLimits:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.rates, self.quotas = rates, quotas
-        self._local_rates, self._local_quotas = LocalRates(), LocalQuotas()
         self.settings = settings
         self.exempt_roles = frozenset(settings.limit_exempt_roles)
         self.running_ttl_s = running_ttl_s  # a held video frees its place after this
@@ -91,7 +90,7 @@ class UserLimits:
         daily = None
         if limits.per_day:
             day = quota_day(datetime.fromtimestamp(now, UTC), self.settings.timezone)
-            daily = await self._reserve_day(f"user:{command}:{user_id}:{day}", limits.per_day)
+            daily = await self.quotas.reserve(f"user:{command}:{user_id}:{day}", limits.per_day)
             if daily is None:
                 reset = next_reset(datetime.fromtimestamp(now, UTC), self.settings.timezone)
                 self._refused(command, user_id, "per_day", limits.per_day)
@@ -103,10 +102,10 @@ class UserLimits:
                     ),
                 )
         if limits.per_minute:
-            wait = await self._take_minute(f"{command}:{user_id}", limits.per_minute, now)
+            wait = await self.rates.take(f"{command}:{user_id}", limits.per_minute, MINUTE_S, now)
             if wait is not None:
                 if daily is not None:
-                    await daily[0].release(daily[1])  # refused: not a use of the day
+                    await self.quotas.release(daily)  # refused: not a use of the day
                 self._refused(command, user_id, "per_minute", limits.per_minute)
                 raise LimitReached(
                     f"user reached {limits.per_minute} uses a minute of /{command}",
@@ -124,11 +123,7 @@ class UserLimits:
         if not limit or self.exempt(role_ids):
             return
         key, now = f"{command}:{user_id}", self._clock()
-        try:
-            held = await self.rates.hold(key, item, limit, self.running_ttl_s, now)
-        except RateStoreUnavailable:
-            held = await self._local_rates.hold(key, item, limit, self.running_ttl_s, now)
-        if not held:
+        if not await self.rates.hold(key, item, limit, self.running_ttl_s, now):
             self._refused(command, user_id, "running", limit)
             raise LimitReached(
                 f"user already has {limit} /{command} running",
@@ -141,24 +136,7 @@ class UserLimits:
     async def let_go(self, command: str, user_id: int, item: str) -> None:
         if not self.limits(command).running:
             return
-        key = f"{command}:{user_id}"
-        await self.rates.let_go(key, item)
-        await self._local_rates.let_go(key, item)
-
-    async def _reserve_day(self, counter: str, limit: int) -> tuple[Quotas, object] | None:
-        try:
-            reservation = await self.quotas.reserve(counter, limit)
-            quotas = self.quotas
-        except QuotaStoreUnavailable:
-            reservation = await self._local_quotas.reserve(counter, limit)
-            quotas = self._local_quotas
-        return None if reservation is None else (quotas, reservation)
-
-    async def _take_minute(self, key: str, limit: int, now: float) -> float | None:
-        try:
-            return await self.rates.take(key, limit, MINUTE_S, now)
-        except RateStoreUnavailable:
-            return await self._local_rates.take(key, limit, MINUTE_S, now)
+        await self.rates.let_go(f"{command}:{user_id}", item)
 
     def _refused(self, command: str, user_id: int, rule: str, limit: int) -> None:
         log.info("user_limit_reached", command=command, user_id=user_id, rule=rule, limit=limit)

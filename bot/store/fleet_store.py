@@ -27,8 +27,8 @@ from bot.store.claims import LocalClaims, RedisClaims
 from bot.store.jobs import LocalJobs, RedisJobs
 from bot.store.liveness import LocalLiveness, RedisLiveness
 from bot.store.memory import LocalMemory, RedisMemory
-from bot.store.quotas import LocalQuotas, RedisQuotas
-from bot.store.rates import LocalRates, Rates, RedisRates
+from bot.store.quotas import LocalQuotas, QuotasWithStandIn, RedisQuotas
+from bot.store.rates import LocalRates, Rates, RatesWithStandIn, RedisRates
 from bot.store.redis_link import RedisLink
 from bot.store.startup import IDENTIFY_SPACING_S, LocalStartup, RedisStartup
 from env_manager import INSTANCE_IDS, Settings
@@ -123,8 +123,9 @@ def redis_store(
         ),
         memory=RedisMemory(link, budget_chars=memory_chars, ttl_s=memory_ttl_s),
         jobs=RedisJobs(link),
-        quotas=RedisQuotas(link),
-        rates=RedisRates(link),
+        # Counted in the process while Redis is away: never unlimited, never stopped.
+        quotas=QuotasWithStandIn(RedisQuotas(link)),
+        rates=RatesWithStandIn(RedisRates(link)),
         link=link,
         incarnation=incarnation,
     )

@@ -13,12 +13,15 @@ fingerprint}:{YYYYMMDD}`, a counter that expires two days after its first use.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.logging_setup import get_logger
 from bot.store.base import Quotas
 from bot.store.redis_link import REDIS_ERRORS, RedisLink
+
+log = get_logger("bot.store.quotas")
 
 DAY_TTL_S = 2 * 24 * 3600
 
@@ -50,6 +53,7 @@ class Reservation:
 
     counter: str
     used: int  # units used today, this one included
+    stand_in: bool = False  # counted by `QuotasWithStandIn`'s local counters
 
 
 class LocalQuotas(Quotas):
@@ -122,6 +126,33 @@ class RedisQuotas(Quotas):
             raise QuotaStoreUnavailable(str(exc) or type(exc).__name__) from None
         self.link.succeeded()
         return int(value or 0)
+
+
+class QuotasWithStandIn(Quotas):
+    """The shared counters, and this process's own while those cannot be reached: an
+    outage of Redis neither stops the bot nor lets it count without bound (one limit per
+    process while it lasts)."""
+
+    def __init__(self, shared: Quotas) -> None:
+        self.shared = shared
+        self.local = LocalQuotas()
+
+    async def reserve(self, counter: str, limit: int) -> Reservation | None:
+        try:
+            return await self.shared.reserve(counter, limit)
+        except QuotaStoreUnavailable as exc:
+            log.warning("quota_counted_locally", counter=counter, error=str(exc))
+            reservation = await self.local.reserve(counter, limit)
+        return None if reservation is None else replace(reservation, stand_in=True)
+
+    async def release(self, reservation: Reservation) -> None:
+        await (self.local if reservation.stand_in else self.shared).release(reservation)
+
+    async def used(self, counter: str) -> int:
+        try:
+            return await self.shared.used(counter)
+        except QuotaStoreUnavailable:
+            return await self.local.used(counter)
 
 
 def counter_name(provider: str, api_key: str, day: str) -> str:

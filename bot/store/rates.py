@@ -129,3 +129,28 @@ class RedisRates(Rates):
             self.link.failed(exc)
             return  # the item expires after its ttl: a late place, never a stuck one
         self.link.succeeded()
+
+
+class RatesWithStandIn(Rates):
+    """The shared windows, and this process's own while those cannot be reached (a limit
+    per instance instead of none)."""
+
+    def __init__(self, shared: Rates) -> None:
+        self.shared = shared
+        self.local = LocalRates()
+
+    async def take(self, key: str, limit: int, window_s: float, now: float) -> float | None:
+        try:
+            return await self.shared.take(key, limit, window_s, now)
+        except RateStoreUnavailable:
+            return await self.local.take(key, limit, window_s, now)
+
+    async def hold(self, key: str, item: str, limit: int, ttl_s: float, now: float) -> bool:
+        try:
+            return await self.shared.hold(key, item, limit, ttl_s, now)
+        except RateStoreUnavailable:
+            return await self.local.hold(key, item, limit, ttl_s, now)
+
+    async def let_go(self, key: str, item: str) -> None:
+        await self.shared.let_go(key, item)  # never raises: a lost let-go expires
+        await self.local.let_go(key, item)

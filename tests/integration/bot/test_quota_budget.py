@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from bot.quota_budget import ProviderBudget, quota_admission
-from bot.store.quotas import RedisQuotas
+from bot.store.quotas import QuotasWithStandIn, RedisQuotas
 from bot.store.redis_link import RedisLink
 from env_manager import Settings
 from services.budget import DailyQuotaSpent
@@ -49,16 +49,20 @@ async def attempt(budget: ProviderBudget) -> bool:
 
 
 async def test_fifty_calls_from_two_instances_sharing_a_key_get_exactly_ten(links):
-    two = ProviderBudget(RedisQuotas(links()), settings("2", "shared-key"))
-    four = ProviderBudget(RedisQuotas(links()), settings("4", "shared-key"))
+    two = ProviderBudget(QuotasWithStandIn(RedisQuotas(links())), settings("2", "shared-key"))
+    four = ProviderBudget(QuotasWithStandIn(RedisQuotas(links())), settings("4", "shared-key"))
     granted = await asyncio.gather(*(attempt(b) for b in [two, four] * 25))
     assert granted.count(True) == 10
     assert await two.used("minimax") == 10 and await four.spent("minimax")
 
 
 async def test_an_instance_with_its_own_key_keeps_serving_and_admission_follows(links):
-    two = ProviderBudget(RedisQuotas(links()), settings("2", "key-of-two", limit=1))
-    four = ProviderBudget(RedisQuotas(links()), settings("4", "key-of-four", limit=1))
+    two = ProviderBudget(
+        QuotasWithStandIn(RedisQuotas(links())), settings("2", "key-of-two", limit=1)
+    )
+    four = ProviderBudget(
+        QuotasWithStandIn(RedisQuotas(links())), settings("4", "key-of-four", limit=1)
+    )
     assert await attempt(two)
     admit_two = await quota_admission(two, ("minimax",))("비디오")
     admit_four = await quota_admission(four, ("minimax",))("비디오")
@@ -67,7 +71,9 @@ async def test_an_instance_with_its_own_key_keeps_serving_and_admission_follows(
 
 async def test_the_day_turns_at_midnight_in_the_operators_time_zone(links):
     now = [BEFORE_MIDNIGHT]
-    budget = ProviderBudget(RedisQuotas(links()), settings("2", "k", limit=1), clock=lambda: now[0])
+    budget = ProviderBudget(
+        QuotasWithStandIn(RedisQuotas(links())), settings("2", "k", limit=1), clock=lambda: now[0]
+    )
     assert await attempt(budget)
     with pytest.raises(DailyQuotaSpent) as spent:
         await budget.reserve("minimax")
@@ -81,5 +87,18 @@ async def test_the_day_turns_at_midnight_in_the_operators_time_zone(links):
 
 async def test_without_redis_each_instance_counts_on_its_own_against_the_limit(links):
     closed = "redis://127.0.0.1:9/0"  # nothing listens there
-    budget = ProviderBudget(RedisQuotas(links(closed)), settings("2", "k", limit=2))
+    budget = ProviderBudget(
+        QuotasWithStandIn(RedisQuotas(links(closed))), settings("2", "k", limit=2)
+    )
     assert [await attempt(budget) for _ in range(3)] == [True, True, False]
+
+
+async def test_without_redis_a_unit_given_back_is_given_back_to_the_local_count(links):
+    closed = "redis://127.0.0.1:9/0"
+    budget = ProviderBudget(
+        QuotasWithStandIn(RedisQuotas(links(closed))), settings("2", "k", limit=1)
+    )
+    unit = await budget.reserve("minimax")
+    assert not await attempt(budget)
+    await budget.release(unit)  # the provider refused without working
+    assert await attempt(budget)

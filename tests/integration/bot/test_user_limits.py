@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from bot.store.quotas import LocalQuotas, RedisQuotas
-from bot.store.rates import LocalRates, RedisRates
+from bot.store.quotas import LocalQuotas, QuotasWithStandIn, RedisQuotas
+from bot.store.rates import LocalRates, RatesWithStandIn, RedisRates
 from bot.store.redis_link import RedisLink
 from bot.user_limits import LimitReached, UserLimits, wait_text
 from env_manager import LimitsSettings
@@ -39,7 +39,9 @@ async def make_limits(request, redis_url, key_prefix):
         else:
             link = RedisLink(url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
             links.append(link)
-            rates, quotas = RedisRates(link), RedisQuotas(link)
+            # As the fleet store builds them: local stand-ins while Redis is away.
+            rates = RatesWithStandIn(RedisRates(link))
+            quotas = QuotasWithStandIn(RedisQuotas(link))
         return UserLimits(rates, quotas, LimitsSettings(**values), running_ttl_s=1200, clock=clock)
 
     yield make

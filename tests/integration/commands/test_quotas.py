@@ -35,7 +35,6 @@ class World:
         for double in (self.minimax, self.stability, self.openai):
             double.requests.clear()
         self.bot.budget.quotas = LocalQuotas()  # a new day, as far as the bot can tell
-        self.bot.budget._fallback = LocalQuotas()
         self.bot.budget.last_used.clear()
         self.bot.budget._clock = lambda: FIXED_NOW
 
@@ -147,7 +146,7 @@ async def status_field(world: World, user: str) -> tuple[bool, list[str]]:
 async def test_status_shows_quota_numbers_to_a_server_manager_only_and_privately(world):
     world.reset()
     await world.image("강아지")  # one MiniMax call of two
-    await world.bot.budget.usage()  # what the health loop does every few seconds
+    await world.bot.budget.refresh()  # what the health loop does every few seconds
     private, lines = await status_field(world, "admin")
     assert private
     assert lines[-1] == "남은 할당량 OpenAI 1/1 · MiniMax 1/2 · Stability AI 1/1"
@@ -159,7 +158,7 @@ async def test_status_shows_quota_numbers_to_a_server_manager_only_and_privately
 async def test_quota_gauges_follow_the_counts(world):
     world.reset()
     await world.image("토끼")
-    await world.bot.budget.usage()
+    await world.bot.budget.refresh()
     metrics = world.bot.metrics
     assert metrics.sample("mib_quota_used", provider="minimax") == 1
     assert metrics.sample("mib_quota_remaining", provider="minimax") == 1
