@@ -37,6 +37,8 @@ log = get_logger("bot.answering")
 ALREADY_HANDLED_CODES = frozenset({40060, 10062})
 # How often a held claim checks whether Discord has accepted the answer.
 HOLD_POLL_S = 0.02
+# Between two tries of a renewal or finalize the store did not answer.
+STORE_RETRY_S = 0.05
 # The winner checks the canary this long after the event was created.
 CANARY_AFTER_S = 1.5
 GENERIC_FAILURE = "명령을 처리하는 중 문제가 생겼어요. 잠시 후 다시 시도해 주세요."
@@ -303,12 +305,18 @@ class AnswerPath:
                 and time.time() < give_up_at
             ):
                 if time.monotonic() >= next_renew:
-                    await claims.renew(event.key)
-                    next_renew = time.monotonic() + renew_every
+                    renewed = await claims.renew(event.key)
+                    # Unreachable: try again soon, so the renewal lands within the grace
+                    # peers give a holder once the store is back (RECONNECT_GRACE_S).
+                    wait = renew_every if renewed is not None else STORE_RETRY_S
+                    next_renew = time.monotonic() + wait
                 await asyncio.sleep(HOLD_POLL_S)
             if acknowledged is not None and acknowledged():
                 self._observe_ack(event)
-            await claims.finalize(event.key)
+            # A finalize lost to an outage would leave a lease that lapses while peers may
+            # still take the event over and answer it a second time: retry while they may.
+            while await claims.finalize(event.key) is None and time.time() < give_up_at:  # noqa: ASYNC110
+                await asyncio.sleep(STORE_RETRY_S)
         finally:
             self._holding.pop(event.key, None)
         await self._check_canary(event)

@@ -142,21 +142,31 @@ class AnswerGate:
         """Take the claim, waiting out a peer's lapsing lease; None if unreachable.
 
         When a lease lapses, the store lets ranks retake it in their order, so the next
-        rank takes the event over and the ones after it find its new lease."""
+        rank takes the event over and the ones after it find its new lease. After the
+        store was unreachable, its holder's renewals and finalize failed too: it gets a
+        moment (HELD_OFF) to confirm its claim before a lapsed lease counts as abandoned.
+        """
         claims = self.store.claims
+        cut_off = False
         while True:
-            result = await claims.claim(event_key, rank)
+            result = await claims.claim(event_key, rank, after_outage=cut_off)
             if result.state is ClaimState.WON:
                 return True
             if result.state is ClaimState.LOST:
                 return False
             remaining = created_at + ACT_DEADLINE_S - time.time()
+            if result.state is ClaimState.HELD_OFF:
+                cut_off = False
+                # Never past the deadline: the holder may be gone for good.
+                await asyncio.sleep(max(0.0, min(result.retry_in_s, remaining - 0.05)))
+                continue
             if result.state is ClaimState.PENDING:
                 wait = result.retry_in_s + 0.01
                 if wait >= remaining:
                     return False  # still held at the deadline: the holder answers
                 await asyncio.sleep(wait)
                 continue
+            cut_off = True
             if self.store.mode is Mode.DEGRADED or remaining <= 0:
                 return None
             await asyncio.sleep(min(0.05, remaining))

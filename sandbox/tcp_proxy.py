@@ -27,6 +27,7 @@ class TcpProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._late_replies = 0  # replies to withhold (the client times out, then retries)
+        self._refusing = False  # new connections are closed at once (the server is down)
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -65,9 +66,22 @@ class TcpProxy:
             writer.close()
         self._writers.clear()
 
+    def down(self) -> None:
+        """Look like a Redis that went away with its data kept (a restart from its
+        append-only file): open connections drop, new ones are closed at once."""
+        self._refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        """Accept connections again (the restarted Redis, with every key it had)."""
+        self._refusing = False
+
     # ---- plumbing ----
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:

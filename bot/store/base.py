@@ -71,14 +71,18 @@ class Claims(ABC):
     """Exactly-once: the first claimer of an event answers it (bot/store/claims.py)."""
 
     @abstractmethod
-    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
+    async def claim(self, key: str, rank: int = 0, *, after_outage: bool = False) -> ClaimResult:
         """Try to take `key` (e.g. `123` or `msg:456`) as a lease; ours again if we hold it.
 
-        `rank` orders takeovers of a lapsed lease: lower ranks get their turn first."""
+        `rank` orders takeovers of a lapsed lease: lower ranks get their turn first.
+        `after_outage`: the claimer could not reach the store since it began waiting, so
+        a lapsed or vanished claim is not taken before its holder had time to confirm it
+        (HELD_OFF)."""
 
     @abstractmethod
     async def finalize(self, key: str) -> bool | None:
-        """Make our lease final (Discord accepted the answer). None: store unreachable."""
+        """Make our lease final (Discord accepted the answer), also when the store lost it.
+        None: store unreachable."""
 
     @abstractmethod
     async def renew(self, key: str) -> bool | None:

@@ -22,12 +22,18 @@ LEASE_S = 1.0  # a pending claim lapses this long after it was taken or last ren
 # After a lease lapses, rank r may take it over only r x RETAKE_STAGGER later, so the next
 # rank wins the takeover and a later rank arriving just then does not race it.
 RETAKE_STAGGER_S = 0.1
+# A claimer that lost Redis while waiting gives the holder this long, once Redis answers
+# again, to renew or finalize before it retakes: the holder's own writes failed meanwhile
+# (a Redis restart), so a lapsed lease then says nothing about the holder being gone.
+RECONNECT_GRACE_S = LEASE_S / 2
 SEEN_TTL_S = 60  # the canary's per-event count of instances that received it
 
 # Values: `p:<incarnation>:<lease end, Redis ms>` (pending) or `f:<incarnation>` (final).
 # A lapsed lease stays as a trace until CLAIM_TTL_S so the retake order can be enforced.
-# KEYS[1] claim key; ARGV: incarnation, lease ms, rank, stagger ms, ttl ms.
-# Returns {1, 0} won (new, or already ours), {0, -1} final elsewhere, {0, ms} wait ms.
+# KEYS[1] claim key; ARGV: incarnation, lease ms, rank, stagger ms, ttl ms, hold-off ms.
+# Returns {1, 0} won (new, or already ours), {0, -1} final elsewhere, {0, ms} wait ms,
+# {2, ms} held off: a claimer just back from an outage does not take a lapsed lease of
+# another (or a key that vanished) before its holder had `hold-off` ms to confirm it.
 CLAIM_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -39,16 +45,21 @@ if v then
   local free_at = tonumber(lease_end) + tonumber(ARGV[3]) * tonumber(ARGV[4])
   if now < free_at then return {0, free_at - now} end
 end
+if tonumber(ARGV[6]) > 0 then return {2, tonumber(ARGV[6])} end
 redis.call('SET', KEYS[1], 'p:' .. ARGV[1] .. ':' .. (now + tonumber(ARGV[2])), 'PX', ARGV[5])
 return {1, 0}
 """
 # KEYS[1] claim key; ARGV: incarnation, 'final' or 'renew', lease ms, ttl ms.
-# Touches the claim only while it is ours; returns 1 if it was, 0 otherwise.
+# Touches the claim while it is ours, or when it vanished (a Redis that came back without
+# its data: we still hold the event); returns 1 if so, 0 when another instance holds it.
 KEEP_LUA = """
 local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local state, owner = string.match(v, '^(%a):([^:]+)')
-if owner ~= ARGV[1] then return 0 end
+local state = 'p'
+if v then
+  local owner
+  state, owner = string.match(v, '^(%a):([^:]+)')
+  if owner ~= ARGV[1] then return 0 end
+end
 if ARGV[2] == 'final' then
   redis.call('SET', KEYS[1], 'f:' .. ARGV[1], 'PX', ARGV[4])
 elseif state == 'p' then
@@ -70,6 +81,7 @@ class ClaimState(StrEnum):
     LOST = "lost"  # final for another instance: it answered
     PENDING = "pending"  # another instance's lease: it may still answer, or lapse
     UNKNOWN = "unknown"  # the store could not be reached
+    HELD_OFF = "held_off"  # back from an outage: the holder gets `retry_in_s` to confirm
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,7 @@ class LocalClaims(Claims):
     def __init__(self) -> None:
         self._claims: dict[str, float] = {}
 
-    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
+    async def claim(self, key: str, rank: int = 0, *, after_outage: bool = False) -> ClaimResult:
         now = time.monotonic()
         # Forget old claims so a long-running process does not grow without bound.
         for old in [k for k, t in self._claims.items() if now - t > CLAIM_TTL_S]:
@@ -126,14 +138,19 @@ class RedisClaims(Claims):
         self._keep = link.redis.register_script(KEEP_LUA)
         self._release = link.redis.register_script(RELEASE_LUA)
 
-    async def claim(self, key: str, rank: int = 0) -> ClaimResult:
-        args = [self.incarnation, self.lease_ms, rank, int(RETAKE_STAGGER_S * 1000), self.ttl_ms]
+    async def claim(self, key: str, rank: int = 0, *, after_outage: bool = False) -> ClaimResult:
+        stagger_ms = int(RETAKE_STAGGER_S * 1000)
+        # Ranks keep their order after an outage too: rank r waits r staggers longer.
+        hold_off_ms = int(RECONNECT_GRACE_S * 1000) + rank * stagger_ms if after_outage else 0
+        args = [self.incarnation, self.lease_ms, rank, stagger_ms, self.ttl_ms, hold_off_ms]
         try:
             won, wait_ms = await self._claim(keys=[self.link.key("claim", key)], args=args)
         except REDIS_ERRORS as exc:
             self.link.failed(exc)
             return UNKNOWN
         self.link.succeeded()
+        if int(won) == 2:
+            return ClaimResult(ClaimState.HELD_OFF, retry_in_s=int(wait_ms) / 1000)
         if int(won):
             return WON
         if int(wait_ms) < 0:

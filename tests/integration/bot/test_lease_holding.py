@@ -12,12 +12,13 @@ from bot.gate import AnswerGate, Verdict
 from bot.status import Counters, InstanceStatus
 from bot.store import redis_store
 from env_manager import Settings
+from sandbox.tcp_proxy import TcpProxy
 
 STEP = 0.4
 
 
-async def member(i: int, prefix: str, url: str) -> AnswerGate:
-    store = redis_store(i, url, prefix=prefix, heartbeat_interval=0.2)
+async def member(i: int, prefix: str, url: str, heartbeat: float = 0.2) -> AnswerGate:
+    store = redis_store(i, url, prefix=prefix, heartbeat_interval=heartbeat)
     await store.start(lambda: InstanceStatus(str(i), "test", True, None, 0.0, "t", 1))
     return AnswerGate(Settings.build(instance_id=str(i)), store, claim_step=STEP)
 
@@ -100,3 +101,99 @@ async def test_the_winner_warns_when_a_connected_instance_never_saw_the_event(
 
 async def refuse_nothing(message: str) -> None:
     raise AssertionError(message)
+
+
+# An outage of Redis right after the owner's answer went out (a `docker restart redis`):
+# the owner's finalize fails, the lease it held lapses meanwhile, and the peer (rank 1)
+# is waiting for its turn. Heartbeats of 1 s so the 1.2 s outage stays a stall (static
+# routing only after 2 s of failures), the case where claims must keep the answer single.
+OUTAGE_AT_S, OUTAGE_S = 0.05, 1.2
+
+
+async def test_redis_gone_between_the_answer_and_its_finalize_does_not_let_a_peer_answer_again(
+    key_prefix, redis_client, redis_url
+):
+    """Redis comes back with its data (append-only file): the owner's lease, lapsed."""
+    proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    await proxy.start()
+    owner = await member(1, key_prefix, proxy.url, heartbeat=1.0)
+    peer = await member(4, key_prefix, proxy.url, heartbeat=1.0)
+    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    path = AnswerPath(owner, Counters())
+    created = time.time()
+    event = Event(EventKind.COMMAND, "restart-1", "핑", "채팅방-1", created_at=created)
+    acked = False
+    assert await path.admit(event, refuse_nothing, lambda: acked) is True
+    peer_answer = asyncio.create_task(peer.should_answer("restart-1", "채팅방-1", "핑", created))
+    await asyncio.sleep(OUTAGE_AT_S)
+    proxy.down()
+    acked = True  # Discord has the owner's answer; its finalize cannot reach Redis
+    await asyncio.sleep(OUTAGE_S)
+    lapsed = await redis_client.get(f"{key_prefix}claim:restart-1")
+    assert lapsed.startswith(f"p:{owner.store.incarnation}:"), "the lease, never made final"
+    proxy.up()
+    assert (await peer_answer).verdict is Verdict.SILENT, "the peer must not answer again"
+    assert await redis_client.get(f"{key_prefix}claim:restart-1") == (
+        f"f:{owner.store.incarnation}"
+    )
+    await path.close()
+    for gate in (owner, peer):
+        await gate.store.close()
+    await proxy.stop()
+
+
+async def test_redis_back_without_its_data_gets_the_answered_claim_back(key_prefix, private_redis):
+    """Redis comes back empty (no persistence): the owner writes its claim back as final."""
+    owner = await member(1, key_prefix, private_redis.url, heartbeat=1.0)
+    peer = await member(4, key_prefix, private_redis.url, heartbeat=1.0)
+    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    path = AnswerPath(owner, Counters())
+    created = time.time()
+    event = Event(EventKind.COMMAND, "empty-1", "핑", "채팅방-1", created_at=created)
+    acked = False
+    assert await path.admit(event, refuse_nothing, lambda: acked) is True
+    peer_answer = asyncio.create_task(peer.should_answer("empty-1", "채팅방-1", "핑", created))
+    await asyncio.sleep(OUTAGE_AT_S)
+    private_redis.stop()
+    acked = True
+    await asyncio.sleep(OUTAGE_S)
+    private_redis.start()
+    assert (await peer_answer).verdict is Verdict.SILENT, "the peer must not answer again"
+    client = redis_client_for(private_redis.url)
+    try:
+        assert await client.get(f"{key_prefix}claim:empty-1") == f"f:{owner.store.incarnation}"
+    finally:
+        await client.aclose()
+    await path.close()
+    for gate in (owner, peer):
+        await gate.store.close()
+
+
+async def test_a_holder_gone_for_good_is_still_covered_after_an_outage(
+    key_prefix, redis_client, redis_url
+):
+    """The grace is a wait, not a veto: an owner that died during the outage is covered."""
+    proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    await proxy.start()
+    owner = await member(1, key_prefix, proxy.url, heartbeat=1.0)
+    peer = await member(4, key_prefix, proxy.url, heartbeat=1.0)
+    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    created = time.time()
+    assert (await owner.should_answer("dead-1", "채팅방-1", "핑", created)).claimed
+    await owner.store.close()  # it dies holding the lease, before answering
+    peer_answer = asyncio.create_task(peer.should_answer("dead-1", "채팅방-1", "핑", created))
+    await asyncio.sleep(OUTAGE_AT_S)
+    proxy.down()
+    await asyncio.sleep(OUTAGE_S)
+    proxy.up()
+    result = await peer_answer
+    assert (result.verdict, result.rank) == (Verdict.ANSWER, 1)
+    assert time.time() - created < 2.4, "within the act deadline"
+    await peer.store.close()
+    await proxy.stop()
+
+
+def redis_client_for(url: str):
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(url, decode_responses=True)
