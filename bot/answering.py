@@ -202,6 +202,8 @@ ErrorReply = Callable[[str], Awaitable[None]]
 
 
 Acknowledged = Callable[[], bool]
+# Asks Discord whether the event already has an answer (an interaction's original response).
+AnsweredElsewhere = Callable[[], Awaitable[bool]]
 
 
 class AnswerPath:
@@ -226,13 +228,20 @@ class AnswerPath:
         self.draining = False
 
     async def admit(
-        self, event: Event, refuse: ErrorReply, acknowledged: Acknowledged | None = None
+        self,
+        event: Event,
+        refuse: ErrorReply,
+        acknowledged: Acknowledged | None = None,
+        answered_elsewhere: AnsweredElsewhere | None = None,
     ) -> bool:
         """Route, admit and claim: True when this instance does the work of `event`.
 
         A refusal is answered here (with `refuse`) and returns False. `acknowledged`
         tells when Discord accepted the answer, which makes the claim final; without it
-        the claim becomes final when the work is over.
+        the claim becomes final when the work is over. `answered_elsewhere` is asked
+        only when the claim was retaken from a holder that stopped confirming it: that
+        holder may have answered just before it died, between Discord accepting its
+        answer and making its claim final.
 
         The access lists are asked only once this instance has won the event, so exactly
         one instance answers an access refusal, the way it would answer the work.
@@ -255,6 +264,10 @@ class AnswerPath:
             self._hold(event, acknowledged)
         elif acknowledged is not None:
             self._spawn(self._watch_ack(event, acknowledged), "ack")
+        if result.retaken and answered_elsewhere is not None and await answered_elsewhere():
+            log.info("takeover_found_answer", rank=result.rank, **event.log_fields())
+            self._work_over(event)  # final for us now: no later rank asks again
+            return False
         if result.verdict is Verdict.REFUSE:
             assert result.message is not None
             await self._refuse(event, refuse, result.message, "admission")
@@ -439,9 +452,10 @@ class AnswerPath:
         work: Callable[[], Awaitable[None]],
         reply_error: ErrorReply,
         acknowledged: Acknowledged | None = None,
+        answered_elsewhere: AnsweredElsewhere | None = None,
     ) -> bool:
         """Admit, run `work`, count it and show a failure; True if this instance did the work."""
-        if not await self.admit(event, reply_error, acknowledged):
+        if not await self.admit(event, reply_error, acknowledged, answered_elsewhere):
             return False
         try:
             await work()
@@ -510,6 +524,19 @@ async def reply_error(interaction: discord.Interaction, message: str) -> None:
             log.debug("reply_already_handled", code=exc.code, interaction_id=interaction.id)
         else:
             log.warning("error_reply_failed", status=exc.status, code=exc.code)
+
+
+async def has_original_response(interaction: discord.Interaction) -> bool:
+    """Whether Discord holds a first response to `interaction` (GET @original: 10015
+    Unknown Webhook before any). When Discord cannot say, False: answer, and its 40060
+    refusal of a second callback stays the last guard."""
+    if interaction.type is discord.InteractionType.autocomplete:
+        return False  # answered by its callback alone: there is no @original
+    try:
+        await interaction.original_response()
+    except discord.HTTPException:
+        return False
+    return True
 
 
 def first_reply_nonce(message: discord.Message) -> str:

@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.access import AccessPolicy
 from bot.answering import (
     AnswerPath,
+    has_original_response,
     interaction_event,
     message_event,
     reply_error,
@@ -108,6 +109,7 @@ class GatedCommandTree(app_commands.CommandTree["MultiInstanceBot"]):
             interaction_event(interaction, self.client),
             lambda message: reply_error(interaction, message),
             interaction.response.is_done,
+            lambda: has_original_response(interaction),
         )
 
     async def on_error(

@@ -71,6 +71,9 @@ class GateResult:
     claimed: bool = False  # a claim was taken: the answering path must make it final
     rank: int | None = None
     declined: bool = False  # silent because admission declined (the next rank serves)
+    # The claim was taken from a holder that stopped confirming it (its lease lapsed, or
+    # the claim vanished in an outage): the holder may have answered before it went.
+    retaken: bool = False
 
 
 SILENT = GateResult(Verdict.SILENT)
@@ -123,7 +126,7 @@ class AnswerGate:
             log.info("declined", event_key=event_key, command=command, rank=rank)
             return GateResult(Verdict.SILENT, declined=True, rank=rank)
         await _sleep_until(created_at + rank * self.claim_step)
-        won = await self._claim(event_key, created_at, rank)
+        won, retaken = await self._claim(event_key, created_at, rank)
         if won is None:  # the store stayed unreachable until the deadline
             await _release(admission)
             return await self._static(channel_name, command)
@@ -136,10 +139,13 @@ class AnswerGate:
             log.info("covered_for_owner", event_key=event_key, rank=rank, owner=ranked[0])
             if self.metrics is not None:
                 self.metrics.takeover(command)
-        return _result(admission, claimed=True, rank=rank)
+        return _result(admission, claimed=True, rank=rank, retaken=retaken)
 
-    async def _claim(self, event_key: str, created_at: float, rank: int) -> bool | None:
-        """Take the claim, waiting out a peer's lapsing lease; None if unreachable.
+    async def _claim(
+        self, event_key: str, created_at: float, rank: int
+    ) -> tuple[bool | None, bool]:
+        """Take the claim, waiting out a peer's lapsing lease: (won, retaken from a holder
+        that stopped confirming); won is None if the store stayed unreachable.
 
         When a lease lapses, the store lets ranks retake it in their order, so the next
         rank takes the event over and the ones after it find its new lease. After the
@@ -147,28 +153,28 @@ class AnswerGate:
         moment (HELD_OFF) to confirm its claim before a lapsed lease counts as abandoned.
         """
         claims = self.store.claims
-        cut_off = False
+        cut_off = held_off = False
         while True:
             result = await claims.claim(event_key, rank, after_outage=cut_off)
             if result.state is ClaimState.WON:
-                return True
+                return True, result.retaken or held_off
             if result.state is ClaimState.LOST:
-                return False
+                return False, False
             remaining = created_at + ACT_DEADLINE_S - time.time()
             if result.state is ClaimState.HELD_OFF:
-                cut_off = False
+                cut_off, held_off = False, True
                 # Never past the deadline: the holder may be gone for good.
                 await asyncio.sleep(max(0.0, min(result.retry_in_s, remaining - 0.05)))
                 continue
             if result.state is ClaimState.PENDING:
                 wait = result.retry_in_s + 0.01
                 if wait >= remaining:
-                    return False  # still held at the deadline: the holder answers
+                    return False, False  # still held at the deadline: the holder answers
                 await asyncio.sleep(wait)
                 continue
             cut_off = True
             if self.store.mode is Mode.DEGRADED or remaining <= 0:
-                return None
+                return None, False
             await asyncio.sleep(min(0.05, remaining))
 
     async def _static(self, channel_name: str | None, command: str) -> GateResult:
@@ -187,12 +193,12 @@ class AnswerGate:
         return _result(await self.admit(command), claimed=True, rank=0)
 
 
-def _result(admission: Admission, *, claimed: bool, rank: int) -> GateResult:
+def _result(admission: Admission, *, claimed: bool, rank: int, retaken: bool = False) -> GateResult:
     """What an instance that takes the event does: the work, or a refusal."""
     if admission.kind is AdmissionKind.SERVE:
-        return GateResult(Verdict.ANSWER, claimed=claimed, rank=rank)
+        return GateResult(Verdict.ANSWER, claimed=claimed, rank=rank, retaken=retaken)
     message = admission.message or NOBODY_CAN_SERVE
-    return GateResult(Verdict.REFUSE, message=message, claimed=claimed, rank=rank)
+    return GateResult(Verdict.REFUSE, message=message, claimed=claimed, rank=rank, retaken=retaken)
 
 
 async def _release(admission: Admission) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
-from bot.answering import interaction_event, reply_error
+from bot.answering import has_original_response, interaction_event, reply_error
 
 if TYPE_CHECKING:
     from bot.answering import AnswerPath
@@ -47,6 +47,7 @@ class RoutedItem:
             lambda: self.on_press(interaction),
             lambda message: reply_error(interaction, message),
             interaction.response.is_done,
+            lambda: has_original_response(interaction),
         )
 
     async def on_press(self, interaction: discord.Interaction) -> None:
@@ -108,5 +109,6 @@ async def dispatch_routed_modal(
         work,
         lambda message: reply_error(interaction, message),
         interaction.response.is_done,
+        lambda: has_original_response(interaction),
     )
     return True

@@ -31,7 +31,8 @@ SEEN_TTL_S = 60  # the canary's per-event count of instances that received it
 # Values: `p:<incarnation>:<lease end, Redis ms>` (pending) or `f:<incarnation>` (final).
 # A lapsed lease stays as a trace until CLAIM_TTL_S so the retake order can be enforced.
 # KEYS[1] claim key; ARGV: incarnation, lease ms, rank, stagger ms, ttl ms, hold-off ms.
-# Returns {1, 0} won (new, or already ours), {0, -1} final elsewhere, {0, ms} wait ms,
+# Returns {1, 0} won (new, or already ours), {1, 1} won by retaking another's lapsed lease
+# (the holder may have answered before it died), {0, -1} final elsewhere, {0, ms} wait ms,
 # {2, ms} held off: a claimer just back from an outage does not take a lapsed lease of
 # another (or a key that vanished) before its holder had `hold-off` ms to confirm it.
 CLAIM_LUA = """
@@ -47,6 +48,7 @@ if v then
 end
 if tonumber(ARGV[6]) > 0 then return {2, tonumber(ARGV[6])} end
 redis.call('SET', KEYS[1], 'p:' .. ARGV[1] .. ':' .. (now + tonumber(ARGV[2])), 'PX', ARGV[5])
+if v then return {1, 1} end
 return {1, 0}
 """
 # KEYS[1] claim key; ARGV: incarnation, 'final' or 'renew', lease ms, ttl ms.
@@ -89,9 +91,12 @@ class ClaimResult:
     state: ClaimState
     # PENDING: when this claimer may try again (the holder's lease end, plus its rank's turn)
     retry_in_s: float = 0.0
+    # WON from a holder that stopped confirming: it may have answered before it died.
+    retaken: bool = False
 
 
 WON = ClaimResult(ClaimState.WON)
+RETAKEN = ClaimResult(ClaimState.WON, retaken=True)
 LOST = ClaimResult(ClaimState.LOST)
 UNKNOWN = ClaimResult(ClaimState.UNKNOWN)
 
@@ -152,7 +157,7 @@ class RedisClaims(Claims):
         if int(won) == 2:
             return ClaimResult(ClaimState.HELD_OFF, retry_in_s=int(wait_ms) / 1000)
         if int(won):
-            return WON
+            return RETAKEN if int(wait_ms) == 1 else WON
         if int(wait_ms) < 0:
             return LOST
         return ClaimResult(ClaimState.PENDING, retry_in_s=int(wait_ms) / 1000)

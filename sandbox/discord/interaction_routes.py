@@ -257,7 +257,7 @@ class InteractionRoutes:
 
     # --- webhook -------------------------------------------------------------------------------
 
-    def _webhook(self, call: Call, *, need_ack: bool = True) -> InteractionState:
+    def _webhook(self, call: Call) -> InteractionState:
         if call.params["webhook_id"] != str(self.world.app_id):
             raise e.unknown_webhook()
         interaction = self.state.tokens.get(call.params["webhook_token"])
@@ -265,8 +265,8 @@ class InteractionRoutes:
             raise e.invalid_webhook_token()
         if call.at - interaction.dispatched_at > self.state.rules.token_life_s:
             raise e.invalid_webhook_token()
-        if need_ack and not interaction.acknowledged:
-            # Followups and edits before the first callback: the webhook does not exist yet.
+        if not interaction.acknowledged:
+            # Any webhook call before the first callback: the webhook does not exist yet.
             raise e.unknown_webhook()
         if interaction.type == APPLICATION_COMMAND_AUTOCOMPLETE:
             raise e.unknown_webhook()  # an autocomplete is answered by its callback alone
@@ -314,7 +314,8 @@ class InteractionRoutes:
         return Reply(body=dict(message.payload))
 
     async def get_message(self, call: Call) -> Reply:
-        interaction = self._webhook(call, need_ack=False)
+        # Before the first callback there is no @original: 10015 Unknown Webhook, as Discord.
+        interaction = self._webhook(call)
         return Reply(body=dict(self._webhook_message(interaction, call).payload))
 
     async def edit_message(self, call: Call) -> Reply:

@@ -297,6 +297,31 @@ async def test_interaction_with_no_session_times_out_clearly(fake: FakeDiscord) 
         await handle.wait_for_response(timeout=0.1)
 
 
+async def test_original_response_before_any_answer_is_unknown_webhook(
+    fake: FakeDiscord, start_bot: BotFactory
+) -> None:
+    """As Discord: GET @original before the first callback is 404 10015, after it the
+    message (a deferral's "thinking" placeholder included)."""
+    seen: dict[str, object] = {}
+
+    def setup(bot: commands.Bot) -> None:
+        @bot.tree.command(name="핑", description="응답 확인")
+        async def ping(interaction: discord.Interaction) -> None:
+            try:
+                await interaction.original_response()
+            except discord.NotFound as exc:
+                seen["before"] = (exc.status, exc.code)
+            await interaction.response.defer(thinking=True)
+            interaction._original_response = None  # ask Discord, not discord.py's cache
+            seen["after_deferral"] = (await interaction.original_response()).id is not None
+            await interaction.edit_original_response(content="끝")
+
+    await start_bot("sandbox-instance-2", setup)
+    result = await (await fake.send_command("general", "핑")).wait_for_response()
+    assert seen == {"before": (404, 10015), "after_deferral": True}
+    assert result.content == "끝"
+
+
 async def test_original_response_and_followup_lifecycle(
     fake: FakeDiscord, start_bot: BotFactory
 ) -> None:

@@ -197,3 +197,53 @@ def redis_client_for(url: str):
     import redis.asyncio as aioredis
 
     return aioredis.Redis.from_url(url, decode_responses=True)
+
+
+async def test_a_takeover_asks_discord_whether_the_dead_holder_had_answered(
+    key_prefix, redis_client, redis_url
+):
+    """The owner claims and dies before making its claim final (SIGKILL right after
+    Discord accepted its answer, or before it answered at all). The peer retakes the lapsed
+    lease, asks Discord first, and answers only when there is no answer yet."""
+    owner, peer = await member(1, key_prefix, redis_url), await member(4, key_prefix, redis_url)
+    await asyncio.sleep(0.45)
+    path = AnswerPath(peer, Counters())
+    asked: list[str] = []
+
+    def discord_says(answered: bool, key: str):
+        async def probe() -> bool:
+            asked.append(key)
+            return answered
+
+        return probe
+
+    outcomes = {}
+    for key, answered in (("died-after-answering", True), ("died-before-answering", False)):
+        created = time.time()
+        assert (await owner.should_answer(key, "채팅방-1", "핑", created)).claimed
+        event = Event(EventKind.COMMAND, key, "핑", "채팅방-1", created_at=created)
+        # The peer itself answers only when Discord had no answer yet.
+        outcomes[key] = await path.admit(
+            event,
+            refuse_nothing,
+            lambda answered=answered: not answered,
+            discord_says(answered, key),
+        )
+    # An event nobody held: won outright, Discord is not asked.
+    fresh = Event(EventKind.COMMAND, "fresh", "핑", "general", created_at=time.time())
+    outcomes["fresh"] = await path.admit(
+        fresh, refuse_nothing, lambda: True, discord_says(True, "fresh")
+    )
+    await asyncio.sleep(0.1)
+    assert outcomes == {
+        "died-after-answering": False,
+        "died-before-answering": True,
+        "fresh": True,
+    }
+    assert asked == ["died-after-answering", "died-before-answering"]
+    for key in ("died-after-answering", "died-before-answering"):
+        final = await redis_client.get(f"{key_prefix}claim:{key}")
+        assert final == f"f:{peer.store.incarnation}", f"{key}: final, no later rank asks again"
+    await path.close()
+    for gate in (owner, peer):
+        await gate.store.close()
