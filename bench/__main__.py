@@ -1,6 +1,12 @@
 """`python -m bench [scenario ...] [--quick] [--json]`: run benchmark scenarios on the sandbox.
 
-Without a scenario every one runs, in order. `--json` prints one object,
+Without a scenario every one runs. They run in the order of SCENARIOS whatever the order
+asked: idle, ack, stream and chaos take turns on one shared fleet (bench/_shared.py), idle
+first and chaos last. The full run goes one scenario at a time, so no figure shares the
+cores with another scenario's load. `--quick` runs two lanes at once to finish in under a
+minute: the shared fleet's scenarios in one, compare and jobs (each on worlds of their
+own) in the other; its figures are for a quick look, not for the targets. `--json` prints
+one object,
 `{"machine": {...}, "<scenario>": {...}, ...}`; otherwise a table, with a progress line on
 stderr while it runs. A scenario that fails reports `error` (and what it saw) and the exit
 code is 1. Logs of the bot processes are kept (the path is printed) when anything failed,
@@ -23,17 +29,21 @@ from typing import Any
 
 from . import ack, chaos, compare, idle, jobs, stream
 from ._measure import NotLinux, machine, require_proc
+from ._shared import Shared
 from ._world import BenchFailed, Options, Progress, kill_leftovers
 
-Scenario = Callable[[Path, Options, Progress], Awaitable[dict[str, Any]]]
+Scenario = Callable[[Shared, Options, Progress], Awaitable[dict[str, Any]]]
+# In the order they run.
 SCENARIOS: dict[str, Scenario] = {
+    "idle": idle.run,
     "ack": ack.run,
     "stream": stream.run,
-    "jobs": jobs.run,
-    "idle": idle.run,
-    "chaos": chaos.run,
     "compare": compare.run,
+    "jobs": jobs.run,
+    "chaos": chaos.run,
 }
+# --quick: what does not use the shared fleet runs beside it.
+SIDE_LANE = ("compare", "jobs")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -53,7 +63,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--window", type=float, help="jobs: measuring window, s (3 polls; --quick 2)"
     )
     parser.add_argument(
-        "--poll-interval", type=float, default=10.0, help="jobs: VIDEO_POLL_INTERVAL, s (10)"
+        "--poll-interval",
+        type=float,
+        help="jobs: VIDEO_POLL_INTERVAL, s (10, the production default; --quick 2)",
     )
     parser.add_argument("--idle", type=float, help="idle: seconds after READY (5)")
     parser.add_argument(
@@ -100,22 +112,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 class StatusLine:
-    """One line on stderr, rewritten in place on a terminal (a line per update elsewhere)."""
+    """One line on stderr, rewritten in place on a terminal (a line per update elsewhere);
+    with two lanes, the latest update of either."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
-        self.scenario = ""
-        self.began = time.monotonic()
         self._last = ""
 
-    def start(self, scenario: str) -> None:
-        self.scenario, self.began = scenario, time.monotonic()
+    def progress(self, scenario: str) -> Progress:
+        began = time.monotonic()
 
-    def __call__(self, message: str) -> None:
+        def report(message: str) -> None:
+            self.show(f"[{scenario} {time.monotonic() - began:4.0f}s] {message}", message)
+
+        return report
+
+    def show(self, line: str, message: str) -> None:
         if not self.enabled:
             return
-        line = f"[{self.scenario} {time.monotonic() - self.began:4.0f}s] {message}"
         if self.tty:
             sys.stderr.write(f"\r\033[K{line}")
         elif message != self._last:
@@ -134,17 +149,33 @@ async def run_all(names: list[str], options: Options, workdir: Path, status: Sta
         signal.SIGTERM,
         asyncio.current_task().cancel,  # type: ignore[union-attr]
     )
-    report: dict[str, Any] = {"machine": machine()}
-    for name in names:
-        status.start(name)
-        try:
-            report[name] = await SCENARIOS[name](workdir / name, options, status)
-        except BenchFailed as exc:
-            report[name] = {"error": str(exc), **exc.partial}
-        except Exception as exc:  # a fleet that never got READY, a missing redis-server...
-            report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    shared = Shared(workdir, options)
+    found: dict[str, Any] = {}
+
+    async def lane(lane_names: list[str]) -> None:
+        for name in lane_names:
+            found[name] = await _run_one(name, shared, options, status)
+
+    ordered = [name for name in SCENARIOS if name in names]
+    try:
+        if options.quick:
+            side = [n for n in ordered if n in SIDE_LANE]
+            await asyncio.gather(lane([n for n in ordered if n not in side]), lane(side))
+        else:
+            await lane(ordered)
+    finally:
+        await shared.close()
         status.done()
-    return report
+    return {"machine": machine(), **{name: found[name] for name in ordered}}
+
+
+async def _run_one(name: str, shared: Shared, options: Options, status: StatusLine) -> dict:
+    try:
+        return await SCENARIOS[name](shared, options, status.progress(name))
+    except BenchFailed as exc:
+        return {"error": str(exc), **exc.partial}
+    except Exception as exc:  # a fleet that never got READY, a missing redis-server...
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def render(report: dict[str, Any]) -> str:

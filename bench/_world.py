@@ -43,7 +43,7 @@ class Options:
     jobs: int | None = None  # jobs: how many /비디오 to hold
     rate: float = 50.0  # jobs: commands sent per second
     window: float | None = None  # jobs: seconds CPU and polls are measured over
-    poll_interval: float = 10.0  # jobs: VIDEO_POLL_INTERVAL (production default)
+    poll_interval: float | None = None  # jobs: VIDEO_POLL_INTERVAL (10, --quick 2)
     idle: float | None = None  # idle: seconds to wait after READY
     ack_rate: float | None = None  # ack: commands a second in the steady phase
     ack_seconds: float | None = None  # ack: length of the steady phase, s
@@ -67,6 +67,18 @@ class BenchFailed(Exception):
 
 # Every child process any world started, for `kill_leftovers` after an interrupted cleanup.
 _children: set[int] = set()
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How far each record of a world went at one moment: `problems(since=mark)` reports
+    only what came after it, for scenarios that take turns on one world."""
+
+    events: dict[str, int]
+    discord_errors: int = 0
+    spec_violations: int = 0
+    discord_internal: int = 0
+    minimax_errors: int = 0
 
 
 @dataclass
@@ -99,15 +111,25 @@ class World:
         calls.pop("info", None)
         return calls
 
-    def problems(self) -> dict[str, Any]:
-        """What went wrong anywhere: bot log lines at warning or above (by event, with a
-        sample), REST calls the Discord double refused, failures of the doubles themselves.
-        Empty when the run was clean."""
+    def mark(self) -> Mark:
+        return Mark(
+            events={label: len(i.events) for label, i in self.fleet.instances.items()},
+            discord_errors=len(self.fake.errors),
+            spec_violations=len(self.fake.spec_violations),
+            discord_internal=len(self.fake.internal_errors),
+            minimax_errors=len(self.minimax.errors),
+        )
+
+    def problems(self, since: Mark | None = None) -> dict[str, Any]:
+        """What went wrong anywhere (since `since`): bot log lines at warning or above (by
+        event, with a sample), REST calls the Discord double refused, failures of the
+        doubles themselves. Empty when the run was clean."""
+        since = since or Mark(events={})
         found: dict[str, Any] = {}
         for label, instance in self.fleet.instances.items():
             counts: collections.Counter[str] = collections.Counter()
             samples: dict[str, dict[str, object]] = {}
-            for event in instance.events:
+            for event in instance.events[since.events.get(label, 0) :]:
                 if event.get("event") in TROUBLE_EVENTS or event.get("level") in TROUBLE_LEVELS:
                     name = str(event.get("event")).partition("\n")[0]  # a traceback follows
                     counts[name] += 1
@@ -117,14 +139,15 @@ class World:
                     name: {"count": n, "first": samples[name]} for name, n in counts.items()
                 }
         refused = collections.Counter(
-            f"{r.method} {r.route or r.path} -> {r.status} ({r.code})" for r in self.fake.errors
+            f"{r.method} {r.route or r.path} -> {r.status} ({r.code})"
+            for r in self.fake.errors[since.discord_errors :]
         )
         if refused:
             found["discord_refused"] = dict(refused)
         for name, items in (
-            ("discord_spec_violations", self.fake.spec_violations),
-            ("discord_double_errors", self.fake.internal_errors),
-            ("minimax_double_errors", self.minimax.errors),
+            ("discord_spec_violations", self.fake.spec_violations[since.spec_violations :]),
+            ("discord_double_errors", self.fake.internal_errors[since.discord_internal :]),
+            ("minimax_double_errors", self.minimax.errors[since.minimax_errors :]),
         ):
             if items:
                 found[name] = [str(item) for item in items[:5]] + (

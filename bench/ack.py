@@ -18,12 +18,14 @@ Keys (of the steady phase; the ramp's steps carry the same ones):
   channel: a takeover, since every instance is alive).
 - `send_rate_per_s`: the rate the harness really sent at (it shares the cores).
 
-The full run then ramps: RAMP_STEP_S (10 s) at each rate from RAMP_FROM (50/s) up in steps
-of RAMP_STEP (50/s) to `--ack-ramp-to` (400/s), waiting after each step until its commands
-are 3.5 s old. `max_rate_per_s` is the last rate of the ramp at which lost = 0,
-duplicates = 0, ack_p99_ms <= RAMP_P99_LIMIT_MS (1000 ms: a third of Discord's 3 s, the rest
-left for a real network) and the harness sent at >= 90 % of the rate; the ramp stops at the
-first step that misses, and `ramp_stopped_by` says why.
+The full run then ramps on from the steady rate: RAMP_STEP_S (10 s) at each rate, up in
+steps of RAMP_STEP (50/s: 100, 150, ...) to `--ack-ramp-to` (400/s), waiting after each
+step until its commands are 3.5 s old. `max_rate_per_s` is the last rate (the steady one
+included) at which lost = 0, duplicates = 0, ack_p99_ms <= RAMP_P99_LIMIT_MS (1000 ms: a
+third of Discord's 3 s, the rest left for a real network) and the harness sent at >= 90 %
+of the rate; the ramp stops at the first step that misses, and `ramp_stopped_by` says why.
+
+It runs on the run's shared fleet (bench/_shared.py).
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import collections
 import math
 import os
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.discord import InteractionHandle
 
 from ._measure import CpuWindow
-from ._world import CHANNELS, BenchFailed, Options, Progress, World, open_world
+from ._world import CHANNELS, BenchFailed, Options, Progress, World
+
+if TYPE_CHECKING:
+    from ._shared import Shared
 
 INSTANCES = (1, 2, 3, 4)
 OWNER = dict(zip(CHANNELS, ("1", "2", "3", "4"), strict=True))
@@ -47,7 +51,7 @@ COMMAND = "핑"
 QUICK_RATE, QUICK_SECONDS = 20.0, 10.0
 FULL_RATE, FULL_SECONDS = 50.0, 60.0
 FULL_RAMP_TO = 400.0
-RAMP_FROM, RAMP_STEP, RAMP_STEP_S = 50.0, 50.0, 10.0
+RAMP_STEP, RAMP_STEP_S = 50.0, 10.0
 RAMP_P99_LIMIT_MS = 1000.0
 SEND_RATE_SLACK = 0.9  # a step the harness sent slower than this share of its rate fails
 ACK_DEADLINE_S = 3.0  # Discord's; the double refuses later callbacks (10062)
@@ -62,9 +66,8 @@ ENV = {
 }
 
 
-async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, Any]:
-    rate = options.ack_rate or (QUICK_RATE if options.quick else FULL_RATE)
-    seconds = options.ack_seconds or (QUICK_SECONDS if options.quick else FULL_SECONDS)
+async def run(shared: Shared, options: Options, progress: Progress) -> dict[str, Any]:
+    rate, seconds = load_of(options)
     ramp_to = options.ack_ramp_to
     if ramp_to is None:
         ramp_to = 0.0 if options.quick else FULL_RAMP_TO
@@ -75,20 +78,29 @@ async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, 
         "rate_per_s": rate,
         "duration_s": seconds,
     }
-    async with open_world(workdir, instances=INSTANCES, extra_env=ENV, progress=progress) as world:
-        try:
-            await warm_up(world, result, progress)
-            steady = await phase(world, rate, seconds, "steady", result, progress)
-            result |= steady
-            result["problems"] = world.problems()
-            failures = _failures(steady)
-            if failures:
-                raise BenchFailed(f"at {rate:g}/s: {failures}", result)
-            if ramp_to > 0:
-                await _ramp(world, ramp_to, result, progress)
-        finally:
-            result.setdefault("problems", world.problems())
+    world = (await shared.fleet(progress)).world
+    since = world.mark()
+    try:
+        await warm_up(world, result, progress)
+        steady = await phase(world, rate, seconds, "steady", result, progress)
+        result |= steady
+        result["problems"] = world.problems(since)
+        failures = _failures(steady)
+        if failures:
+            raise BenchFailed(f"at {rate:g}/s: {failures}", result)
+        shared.figures["ack"] = steady
+        if ramp_to > 0:
+            await _ramp(world, rate, ramp_to, result, progress)
+    finally:
+        result.setdefault("problems", world.problems(since))
     return result
+
+
+def load_of(options: Options) -> tuple[float, float]:
+    """The steady phase's rate (/s) and length (s) the options ask for."""
+    rate = options.ack_rate or (QUICK_RATE if options.quick else FULL_RATE)
+    seconds = options.ack_seconds or (QUICK_SECONDS if options.quick else FULL_SECONDS)
+    return rate, seconds
 
 
 async def warm_up(world: World, result: dict[str, Any], progress: Progress) -> None:
@@ -102,17 +114,21 @@ async def warm_up(world: World, result: dict[str, Any], progress: Progress) -> N
             raise BenchFailed(f"warm-up /{COMMAND} in #{channel}: {exc}", result) from None
 
 
-async def _ramp(world: World, ramp_to: float, result: dict[str, Any], progress: Progress) -> None:
+async def _ramp(
+    world: World, steady: float, ramp_to: float, result: dict[str, Any], progress: Progress
+) -> None:
+    since = world.mark()
     steps: dict[str, dict[str, Any]] = {}
     result["max_rate_rule"] = (
-        f"{RAMP_STEP_S:g} s at each rate from {RAMP_FROM:g}/s in steps of {RAMP_STEP:g}/s to "
-        f"{ramp_to:g}/s; max = last rate with lost=0, duplicates=0, "
+        f"{RAMP_STEP_S:g} s at each rate from the steady {steady:g}/s up in steps of "
+        f"{RAMP_STEP:g}/s to {ramp_to:g}/s; max = last rate with lost=0, duplicates=0, "
         f"ack_p99_ms<={RAMP_P99_LIMIT_MS:g} and sent at >={SEND_RATE_SLACK:.0%} of the rate"
     )
-    result["max_rate_per_s"] = 0.0
+    # The steady phase passed (run() stops otherwise): it is the first rate that holds.
+    result["max_rate_per_s"] = steady if not _too_slow(result, steady) else 0.0
     result["ramp_stopped_by"] = f"reached {ramp_to:g}/s"
     result["ramp"] = steps
-    rate = RAMP_FROM
+    rate = steady + RAMP_STEP
     while rate <= ramp_to:
         step = await phase(world, rate, RAMP_STEP_S, f"ramp {rate:g}/s", result, progress)
         steps[f"{rate:g}"] = step
@@ -122,7 +138,7 @@ async def _ramp(world: World, ramp_to: float, result: dict[str, Any], progress: 
             break
         result["max_rate_per_s"] = rate
         rate += RAMP_STEP
-    result["ramp_problems"] = world.problems()
+    result["ramp_problems"] = world.problems(since)
 
 
 async def phase(

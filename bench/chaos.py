@@ -68,7 +68,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
@@ -77,7 +77,10 @@ from sandbox.fleet import FleetError
 from sandbox.redis_server import redis_server_binary
 
 from . import _world
-from ._world import PRODUCTION_TIMINGS, BenchFailed, Options, Progress, World, open_world
+from ._world import PRODUCTION_TIMINGS, BenchFailed, Mark, Options, Progress, World
+
+if TYPE_CHECKING:
+    from ._shared import Shared
 
 INSTANCES = (1, 2, 3, 4)
 # Who answers /핑 where with the whole fleet up, by hand (tests/e2e/conftest.py's table).
@@ -116,7 +119,18 @@ class Plan:
     seed: int | None = None
 
 
-QUICK = Plan(kills=2, freezes=2, redis_restarts=0, videos=3, video_s=12.0)
+# --quick: shorter outages (always within the liveness TTL), gaps and videos.
+QUICK = Plan(
+    kills=2,
+    freezes=2,
+    redis_restarts=0,
+    videos=3,
+    video_s=6.0,
+    down_s=(1.5, 3.0),
+    gap_s=(0.5, 1.5),
+    lead_s=2.0,
+    tail_s=2.0,
+)
 FULL = Plan(kills=20, freezes=6, redis_restarts=1, videos=8, video_s=30.0)
 # Options fields (`--chaos-kills` ...) the command line may add; absent ones keep the plan's.
 OPTION_FIELDS = ("kills", "freezes", "videos", "rate")
@@ -152,6 +166,7 @@ class Chaos:
     plan: Plan
     rng: random.Random
     progress: Progress
+    since: Mark | None = None  # the shared world's records before chaos began
     sent: list[Sent] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     restart_s: list[float] = field(default_factory=list)  # kill -> serving again
@@ -326,7 +341,8 @@ class Chaos:
         doubled = [s for s, r in results if len(r.callback_attempts) > 1 or len(r.messages) > 1]
         seen_twice = [s for s, r in results if len(r.messages) > 1]
         ack = sorted(r.ack_ms for _, r in answered if r.ack_ms is not None)
-        errors = Counter(e.code for e in self.world.fake.errors)
+        skip = self.since.discord_errors if self.since else 0
+        errors = Counter(e.code for e in self.world.fake.errors[skip:])
         kills = [f for f in self.faults if f.kind == "kill"]
         takeovers = self.takeovers(kills)
         out: dict[str, Any] = {
@@ -509,12 +525,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-async def run(
-    workdir: Path, options: Options, progress: Progress, plan: Plan | None = None
-) -> dict[str, Any]:
-    plan = plan or plan_for(options)
-    seed = plan.seed if plan.seed is not None else random.randrange(2**32)
-    env = {
+def world_env(plan: Plan) -> dict[str, str]:
+    """What chaos needs of the fleet's settings (bench/_shared.py opens it with these)."""
+    return {
         "CLAIM_STEP": CLAIM_STEP_S,
         "VIDEO_POLL_INTERVAL": str(plan.poll_s),
         "VIDEO_PROGRESS_INTERVAL": "5",
@@ -523,11 +536,21 @@ async def run(
         "LIMIT_VIDEO_RUNNING": "0",
         "LIMIT_VIDEO_PER_DAY": "0",
     }
-    clock = {
+
+
+def video_clock(plan: Plan) -> dict[str, float]:
+    """The MiniMax double's clock: a task lives `plan.video_s`."""
+    return {
         "video_prepare_s": 0.1 * plan.video_s,
         "video_queue_s": 0.2 * plan.video_s,
         "video_process_s": 0.7 * plan.video_s,
     }
+
+
+async def run(shared: Shared, options: Options, progress: Progress) -> dict[str, Any]:
+    """Chaos on the run's shared fleet, which it leaves hurt: it goes last."""
+    plan = shared.chaos_plan
+    seed = plan.seed if plan.seed is not None else random.randrange(2**32)
     result: dict[str, Any] = {
         "seed": seed,
         "rate_per_s": plan.rate,
@@ -535,24 +558,23 @@ async def run(
         "claim_step_s": float(CLAIM_STEP_S),
     }
     failure = ""
-    async with open_world(
-        workdir, instances=INSTANCES, extra_env=env, minimax=clock, progress=progress
-    ) as world:
-        chaos = Chaos(world, plan, random.Random(seed), progress)
-        stop = asyncio.Event()
-        load = asyncio.create_task(chaos.load(stop))
-        try:
-            await chaos.inject()
-        except (FleetError, RuntimeError, OSError, TimeoutError) as exc:
-            failure = f"chaos stopped: {exc}"
-        finally:
-            stop.set()
-            await load
-        try:
-            await chaos.settle()
-        finally:
-            result |= chaos.report()
-            result["problems"] = world.problems()
+    world = (await shared.fleet(progress)).world
+    since = world.mark()
+    chaos = Chaos(world, plan, random.Random(seed), progress, since=since)
+    stop = asyncio.Event()
+    load = asyncio.create_task(chaos.load(stop))
+    try:
+        await chaos.inject()
+    except (FleetError, RuntimeError, OSError, TimeoutError) as exc:
+        failure = f"chaos stopped: {exc}"
+    finally:
+        stop.set()
+        await load
+    try:
+        await chaos.settle()
+    finally:
+        result |= chaos.report()
+        result["problems"] = world.problems(since)
     if not failure:
         counts = [(k, result[k]) for k in ("lost", "duplicates", "jobs_lost", "jobs_duplicated")]
         failure = ", ".join(f"{k} {v}" for k, v in counts if v)

@@ -23,7 +23,8 @@ asked of OpenAI, or answered, more than once.
 
 `measure(sw, streams, tokens=...)` runs the load against a world `open_stream_world`
 opened (the four-instance fleet, or `instances=("all",)`: one single-mode process), so the
-same load can be compared across both.
+same load can be compared across both. The scenario itself measures on the run's shared
+fleet (bench/_shared.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -48,12 +49,15 @@ from sandbox.discord import InteractionHandle
 from sandbox.providers.openai_double import FakeOpenAI, FakeReply, RecordedRequest
 
 from ._measure import cpu_seconds
-from ._world import BenchFailed, Options, Progress, World, open_world
+from ._world import BenchFailed, Mark, Options, Progress, World, open_world
+
+if TYPE_CHECKING:
+    from ._shared import Shared
 
 FULL_STREAMS, QUICK_STREAMS = 40, 5
 # 800 tokens at 20 a second: 40 s, two Discord pages (3200 characters), inside the bot's
-# 60 s CHAT_TIMEOUT for a whole answer. --quick: 300 tokens, 15 s, one page.
-FULL_TOKENS, QUICK_TOKENS = 800, 300
+# 60 s CHAT_TIMEOUT for a whole answer. --quick: 100 tokens, 5 s, five edits.
+FULL_TOKENS, QUICK_TOKENS = 800, 100
 TOKEN_RATE = 20.0  # tokens a second, per stream
 CHUNK_CHARS = 4  # characters per streamed delta (the double's default)
 EDIT_INTERVAL_S = 1.0  # CHAT_EDIT_INTERVAL, the production default
@@ -181,6 +185,7 @@ async def open_stream_world(
     instances: Sequence[int | str] = INSTANCES,
     token_rate: float = TOKEN_RATE,
     extra_env: Mapping[str, str] | None = None,
+    minimax: Mapping[str, Any] | None = None,
     progress: Progress = lambda _: None,
 ) -> AsyncIterator[StreamWorld]:
     """`open_world` with the timed OpenAI double and `STREAM_ENV`. `instances=("all",)`
@@ -193,6 +198,7 @@ async def open_stream_world(
             workdir,
             instances=tuple(instances),  # type: ignore[arg-type]  # "all" works too
             extra_env=env,
+            minimax=minimax,
             progress=progress,
         ) as world:
             yield StreamWorld(world, openai, tuple(str(i) for i in instances))
@@ -200,14 +206,22 @@ async def open_stream_world(
         await openai.stop()
 
 
-async def run(workdir: Path, options: Options, progress: Progress) -> dict[str, Any]:
-    quick = options.quick
-    streams = options.streams or (QUICK_STREAMS if quick else FULL_STREAMS)
-    tokens = options.stream_tokens or (QUICK_TOKENS if quick else FULL_TOKENS)
-    token_rate = options.stream_token_rate or TOKEN_RATE
-    return await scenario(
-        workdir, streams=streams, tokens=tokens, token_rate=token_rate, progress=progress
-    )
+async def run(shared: Shared, options: Options, progress: Progress) -> dict[str, Any]:
+    streams, tokens = load_of(options)
+    sw = await shared.fleet(progress)
+    result = await measure(sw, streams, tokens=tokens, progress=progress)
+    failures = failures_of(result)
+    if failures:
+        raise BenchFailed(f"of {streams} /채팅 streams: {failures} (see problems)", result)
+    shared.figures["stream"] = result
+    return result
+
+
+def load_of(options: Options) -> tuple[int, int]:
+    """How many concurrent streams, of how many tokens each, the options ask for."""
+    streams = options.streams or (QUICK_STREAMS if options.quick else FULL_STREAMS)
+    tokens = options.stream_tokens or (QUICK_TOKENS if options.quick else FULL_TOKENS)
+    return streams, tokens
 
 
 async def scenario(
@@ -261,6 +275,7 @@ async def measure(
         ),
     }
     requests_before = len(world.fake.requests)
+    since, openai_errors_before = world.mark(), len(openai.errors)
     pids = {label: world.pid(label) for label in labels}
     cpu_before = {label: cpu_seconds(pid) for label, pid in pids.items()}
     began = time.monotonic()
@@ -272,7 +287,7 @@ async def measure(
     finally:
         elapsed = time.monotonic() - began
         cpu = {label: cpu_seconds(pid) - cpu_before[label] for label, pid in pids.items()}
-        result["problems"] = _problems(sw)
+        result["problems"] = _problems(sw, since, openai_errors_before)
     result["duration_s"] = round(elapsed, 1)
     _tally(sw, labels, tags, handles, requests_before, cpu, elapsed, result)
     return result
@@ -478,10 +493,10 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-def _problems(sw: StreamWorld) -> dict[str, Any]:
-    found = sw.world.problems()
-    if sw.openai.errors:
-        found["openai_double_errors"] = sw.openai.errors[:5]
+def _problems(sw: StreamWorld, since: Mark, openai_errors_before: int) -> dict[str, Any]:
+    found = sw.world.problems(since)
+    if errors := sw.openai.errors[openai_errors_before:]:
+        found["openai_double_errors"] = errors[:5]
     return found
 
 

@@ -50,4 +50,4 @@ def test_ack_quick_json_answers_every_command_once(tmp_path: Path) -> None:
     assert sum(ack["answered_by_instance"].values()) == ack["answered"]
     assert ack["ack_p50_ms"] is not None and ack["ack_p99_ms"] >= ack["ack_p50_ms"]
     assert ack["problems"] == {}, ack["problems"]
-    assert (tmp_path / "ack" / "instance-4.log").exists(), "--workdir keeps the bots' logs"
+    assert (tmp_path / "fleet" / "instance-4.log").exists(), "--workdir keeps the bots' logs"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import chaos
+from bench._shared import Shared
 from bench._world import Options
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -41,7 +42,11 @@ KEYS = {
 
 
 async def test_chaos_tiny_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    report = await chaos.run(tmp_path, Options(quick=True), lambda _: None, plan=TINY)
+    shared = Shared(tmp_path, Options(quick=True), chaos_plan=TINY)
+    try:
+        report = await chaos.run(shared, Options(quick=True), lambda _: None)
+    finally:
+        await shared.close()
     assert set(report) >= KEYS, KEYS - set(report)
     assert (report["kills"], report["redis_freezes"], report["redis_restarts"]) == (1, 1, 0)
     assert report["commands_sent"] == report["pings_sent"] + 1 > 20

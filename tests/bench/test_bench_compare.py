@@ -38,3 +38,23 @@ def test_compare_runs_the_same_load_on_one_process_and_on_the_fleet(tmp_path: Pa
         "stream.first_edit_ms_p50",
         "stream.cpu_ms_per_1k_tokens",
     }
+
+
+def test_the_full_run_takes_the_fleet_side_from_ack_and_stream(tmp_path: Path) -> None:
+    """Without --quick the load is ack's and stream's: their figures are the fleet side,
+    measured once on the shared fleet, and only the single process gets the load again."""
+    args = ["ack", "stream", "compare", "--json", "--ack-ramp-to", "0", *TINY]
+    with running_bench(*args, "--workdir", str(tmp_path)) as p:
+        stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, f"{stdout}\n{stderr}"
+    report = json.loads(stdout)
+    assert list(report) == ["machine", "ack", "stream", "compare"]
+    fleet = report["compare"]["fleet"]
+    assert fleet["measured_by"] == "the ack and stream scenarios of this run"
+    assert fleet["ack"]["commands_sent"] == report["ack"]["commands_sent"] == 5
+    assert fleet["ack"]["ack_p99_ms"] == report["ack"]["ack_p99_ms"]
+    assert fleet["stream"]["first_edit_ms_p50"] == report["stream"]["first_edit_ms_p50"]
+    single = report["compare"]["single"]["ack"]
+    assert (single["commands_sent"], single["lost"], single["duplicates"]) == (5, 0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare", "fleet"]
+    assert sorted(p.name for p in (tmp_path / "compare").iterdir()) == ["single"]
