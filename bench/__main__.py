@@ -81,7 +81,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--streams", type=int, help="stream: concurrent /채팅 (40; --quick 5)")
     parser.add_argument(
-        "--stream-tokens", type=int, help="stream: tokens per answer (800; --quick 300)"
+        "--stream-tokens", type=int, help="stream: tokens per answer (600; --quick 100)"
     )
     parser.add_argument(
         "--stream-token-rate", type=float, help="stream: tokens a second per stream (20)"

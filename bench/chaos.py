@@ -111,7 +111,7 @@ class Plan:
     poll_s: float = 1.0  # VIDEO_POLL_INTERVAL
     # A killed instance stays down this long: within its liveness TTL (6 s) or beyond.
     down_s: tuple[float, float] = (2.0, 7.0)
-    gap_s: tuple[float, float] = (1.0, 3.0)  # quiet between two faults
+    gap_s: tuple[float, float] = (0.5, 1.5)  # quiet between two faults
     freeze_s: float = 0.8
     redis_down_s: float = 2.0
     lead_s: float = 3.0  # load before the first fault
@@ -119,7 +119,7 @@ class Plan:
     seed: int | None = None
 
 
-# --quick: shorter outages (always within the liveness TTL), gaps and videos.
+# --quick: shorter outages (always within the liveness TTL) and videos.
 QUICK = Plan(
     kills=2,
     freezes=2,
@@ -127,7 +127,6 @@ QUICK = Plan(
     videos=3,
     video_s=6.0,
     down_s=(1.5, 3.0),
-    gap_s=(0.5, 1.5),
     lead_s=2.0,
     tail_s=2.0,
 )

@@ -9,7 +9,7 @@ survive its own death and spread the CPU of many streams over several processes;
 ratios show what that costs.
 
 The full run's load is the ack and stream scenarios' own (50/s for 60 s; 40 streams of
-800 tokens), so the fleet side is what those measured on the shared fleet in this run
+600 tokens), so the fleet side is what those measured on the shared fleet in this run
 (`fleet.measured_by`); run alone, compare measures it there itself. The single side always
 gets a world of its own. `--quick` uses a smaller load and a fleet of its own, because it
 runs beside the other scenarios (bench/__main__.py).

@@ -55,9 +55,9 @@ if TYPE_CHECKING:
     from ._shared import Shared
 
 FULL_STREAMS, QUICK_STREAMS = 40, 5
-# 800 tokens at 20 a second: 40 s, two Discord pages (3200 characters), inside the bot's
+# 600 tokens at 20 a second: 30 s, two Discord pages (2400 characters), inside the bot's
 # 60 s CHAT_TIMEOUT for a whole answer. --quick: 100 tokens, 5 s, five edits.
-FULL_TOKENS, QUICK_TOKENS = 800, 100
+FULL_TOKENS, QUICK_TOKENS = 600, 100
 TOKEN_RATE = 20.0  # tokens a second, per stream
 CHUNK_CHARS = 4  # characters per streamed delta (the double's default)
 EDIT_INTERVAL_S = 1.0  # CHAT_EDIT_INTERVAL, the production default
