@@ -170,12 +170,16 @@ async def run_all(names: list[str], options: Options, workdir: Path, status: Sta
 
 
 async def _run_one(name: str, shared: Shared, options: Options, status: StatusLine) -> dict:
+    waits = len(shared.quiet_waits)
     try:
-        return await SCENARIOS[name](shared, options, status.progress(name))
+        result = await SCENARIOS[name](shared, options, status.progress(name))
     except BenchFailed as exc:
-        return {"error": str(exc), **exc.partial}
+        result = {"error": str(exc), **exc.partial}
     except Exception as exc:  # a fleet that never got READY, a missing redis-server...
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    if len(shared.quiet_waits) > waits:  # it waited for the shared fleet to calm down
+        result["waited_for_quiet_s"] = shared.quiet_waits[-1]
+    return result
 
 
 def render(report: dict[str, Any]) -> str:
