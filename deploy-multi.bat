@@ -522,10 +522,23 @@ rem --------------------------------------------------------------------------
 rem ENVF_KEY = the value of each KEY=value line of .env.multi; the last one wins.
 for /f "delims==" %%v in ('set ENVF_ 2^>nul') do set "%%v="
 for /f "usebackq eol=# tokens=1,* delims==" %%a in ("%ENV_FILE%") do set "ENVF_%%a=%%~b"
+rem PLACEHOLDER_VARS = " ENVF_A ENVF_B ": the loaded values that are blank or match a
+rem line of bot\placeholders.txt (the placeholder rule deploy-multi.sh and check-config
+rem read too), trimmed and without regard to case. PowerShell matches the globs (-like)
+rem and prints only variable names, never a value.
+if not exist "bot\placeholders.txt" goto :no_placeholder_rule
+set "PLACEHOLDER_VARS= "
+set "PS_G=$g=Get-Content -LiteralPath 'bot\placeholders.txt' -Encoding UTF8 | ForEach-Object { $_.Trim() } | Where-Object { $_ -and -not $_.StartsWith('#') };"
+set "PS_V=Get-ChildItem env: | Where-Object { $_.Name -like 'ENVF_*' } | ForEach-Object { $v=$_.Value.Trim(); if ($v -eq '' -or ($g | Where-Object { $v -like $_ })) { $_.Name } }"
+for /f "usebackq delims=" %%n in (`powershell -NoProfile -NonInteractive -Command "%PS_G% %PS_V%"`) do call set "PLACEHOLDER_VARS=%%PLACEHOLDER_VARS%%%%n "
 exit /b 0
+:no_placeholder_rule
+>&2 echo [ERROR] bot\placeholders.txt not found next to %PROG%. Get the whole repository.
+exit /b 2
 
 :check_keys
 call :load_env
+if errorlevel 1 exit /b %errorlevel%
 set "MISSING="
 call :is_filled ENVF_DISCORD_TOKEN
 if errorlevel 1 set "MISSING= DISCORD_TOKEN"
@@ -541,7 +554,7 @@ echo [OK] %ENV_FILE%: all required keys are filled.
 call :check_reuse
 exit /b 0
 :keys_missing
->&2 echo [ERROR] Required keys in %ENV_FILE% are empty or still a placeholder your-...-here:
+>&2 echo [ERROR] Required keys in %ENV_FILE% are empty or still a placeholder (your-...-here, changeme, <...>):
 for %%k in (%MISSING%) do >&2 echo   - %%k
 >&2 echo Required: DISCORD_TOKEN; instance 1 OPENAI_API_KEY_1; instance 2 MINIMAX_API_KEY_2 and
 >&2 echo STABILITY_API_KEY_2; instance 3 MINIMAX_API_KEY_3; instance 4 all three _4 keys.
@@ -572,10 +585,12 @@ if not errorlevel 1 (
 exit /b 1
 
 :is_filled
-rem is_filled VARNAME: errorlevel 0 when the variable is set and not a placeholder.
+rem is_filled VARNAME: errorlevel 0 when the variable is set and not a placeholder
+rem (PLACEHOLDER_VARS, made by load_env from bot\placeholders.txt).
 call :get_value %1
 if not defined _v exit /b 1
-if "%_v:~0,5%"=="your-" if "%_v:~-5%"=="-here" exit /b 1
+call set "_rest=%%PLACEHOLDER_VARS: %1 = %%"
+if not "%_rest%"=="%PLACEHOLDER_VARS%" exit /b 1
 exit /b 0
 
 :get_value
@@ -641,6 +656,7 @@ if /i not "%~1"=="generate" goto :no_redis_password
 call :write_redis_password
 if errorlevel 1 exit /b %errorlevel%
 call :load_env
+if errorlevel 1 exit /b %errorlevel%
 call :is_filled ENVF_REDIS_PASSWORD
 if errorlevel 1 (
     >&2 echo [ERROR] Could not write REDIS_PASSWORD into %ENV_FILE%. Check the file.
@@ -701,6 +717,7 @@ exit /b 0
 rem monitoring start: a missing, empty or placeholder GRAFANA_ADMIN_PASSWORD is
 rem replaced by a random one, as start does for REDIS_PASSWORD.
 call :load_env
+if errorlevel 1 exit /b %errorlevel%
 set "PW_KEY=GRAFANA_ADMIN_PASSWORD"
 call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD
 if not errorlevel 1 goto :check_password
@@ -708,6 +725,7 @@ set "PW_COMMENT=# Grafana admin password written by deploy-multi.bat. See Monito
 call :write_password
 if errorlevel 1 exit /b %errorlevel%
 call :load_env
+if errorlevel 1 exit /b %errorlevel%
 call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD
 if errorlevel 1 (
     >&2 echo [ERROR] Could not write GRAFANA_ADMIN_PASSWORD into %ENV_FILE%. Check the file.
@@ -734,5 +752,6 @@ rem stop, status and logs create no container, but Compose reads the whole file
 rem and refuses an empty REDIS_PASSWORD, which .env.multi lacks until the first
 rem start: give them a stand-in.
 call :load_env
+if errorlevel 1 exit /b %errorlevel%
 if not defined ENVF_REDIS_PASSWORD set "REDIS_PASSWORD=stand-in-for-a-command-that-creates-no-container"
 exit /b 0

@@ -24,7 +24,10 @@ readonly ENV_EXAMPLE=".env.multi.example"
 readonly DEFAULT_PROJECT_NAME="discord-multi-bot"
 readonly INSTANCES="1 2 3 4"
 readonly PROVIDERS="OPENAI_API_KEY MINIMAX_API_KEY STABILITY_API_KEY"
-readonly PLACEHOLDER_RE='^your-.*-here$'
+# The placeholder rule (what counts as a key not filled in yet), shared with env_manager.py
+# and deploy-multi.bat: one glob a line, matched without regard to case.
+readonly PLACEHOLDER_FILE="bot/placeholders.txt"
+PLACEHOLDER_GLOBS=()
 # The passwords the script makes or accepts: REDIS_PASSWORD goes into REDIS_URL as it is, so
 # URL-safe characters only; GRAFANA_ADMIN_PASSWORD follows the same rule.
 readonly PASSWORD_RE='^[A-Za-z0-9._~-]+$'
@@ -240,9 +243,42 @@ env_get() {
     case $ENV_KEYS in *" $1 "*) REPLY=${!var} ;; esac
 }
 
-# is_filled VALUE -> true when VALUE is neither empty nor a placeholder (your-...-here)
+# trim_spaces VALUE -> REPLY: VALUE without leading and trailing white space (CR included).
+trim_spaces() {
+    REPLY=${1#"${1%%[![:space:]]*}"}
+    REPLY=${REPLY%"${REPLY##*[![:space:]]}"}
+}
+
+# load_placeholder_rule: PLACEHOLDER_GLOBS from bot/placeholders.txt (comments and blank
+# lines skipped).
+load_placeholder_rule() {
+    local line
+    [ -r "$PLACEHOLDER_FILE" ] ||
+        die "$EXIT_USAGE" "$PLACEHOLDER_FILE 이 없습니다 ($(pwd)). 저장소 전체를 받았는지 확인하세요."
+    while IFS= read -r line || [ -n "$line" ]; do
+        trim_spaces "$line"
+        case $REPLY in '' | '#'*) ;; *) PLACEHOLDER_GLOBS+=("$REPLY") ;; esac
+    done <"$PLACEHOLDER_FILE"
+}
+
+# is_filled VALUE -> true when VALUE, trimmed, is neither empty nor a placeholder
+# (bot/placeholders.txt: your-...-here, changeme, <...>, in any case)
 is_filled() {
-    [ -n "$1" ] && ! [[ $1 =~ $PLACEHOLDER_RE ]]
+    local saved=$REPLY value glob placeholder=1
+    trim_spaces "$1"
+    value=$REPLY
+    REPLY=$saved # callers keep their REPLY
+    [ -n "$value" ] || return 1
+    shopt -s nocasematch
+    for glob in "${PLACEHOLDER_GLOBS[@]}"; do
+        # shellcheck disable=SC2053 # the right side is a glob on purpose
+        if [[ $value == $glob ]]; then
+            placeholder=0
+            break
+        fi
+    done
+    shopt -u nocasematch
+    [ "$placeholder" -eq 1 ]
 }
 
 # resolve_key PROVIDER N -> sets EFF_NAME / EFF_VALUE to the key instance N really uses:
@@ -308,7 +344,7 @@ check_keys() {
     done
 
     if [ -n "$missing" ]; then
-        error "$ENV_FILE 의 필수 키가 비어 있거나 예시 값(your-...-here) 그대로입니다:"
+        error "$ENV_FILE 의 필수 키가 비어 있거나 예시 값(your-...-here, changeme, <...>) 그대로입니다:"
         printf '%s' "$lines" >&2
         say "$ENV_FILE 를 열어 위 키에 실제 값을 넣은 뒤 다시 실행하세요." >&2
         exit "$EXIT_USAGE"
@@ -833,6 +869,7 @@ main() {
 
     check_tunables
     require_compose_file
+    load_placeholder_rule
     # Compose takes REDIS_PASSWORD, REDIS_URL and GRAFANA_ADMIN_PASSWORD from .env.multi
     # (--env-file) only: a shell variable of the same name would win over the file (say, a
     # REDIS_URL exported for dev.py).

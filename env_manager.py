@@ -14,6 +14,8 @@ the bot: the router's table is built from these settings on the bot side.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -64,7 +66,9 @@ ROLE_REQUIRED_PROVIDERS: dict[str, tuple[Provider, ...]] = {
     "video": ("minimax",),
     "admin": PROVIDERS,
 }
-PLACEHOLDER = re.compile(r"^\s*(your-.*-here|changeme|<.*>)?\s*$", re.IGNORECASE)
+# What counts as a key not filled in yet: one glob a line, shared with deploy-multi.sh and
+# deploy-multi.bat (bot/placeholders.txt, installed with the bot package).
+PLACEHOLDER_FILE = Path(__file__).resolve().parent / "bot" / "placeholders.txt"
 # Discord channel names are at most 100 characters without spaces; globs use * ? [..].
 PATTERN_FORBIDDEN = re.compile(r"[\s/#]")
 
@@ -90,8 +94,18 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+@functools.cache
+def placeholder_globs() -> tuple[str, ...]:
+    lines = (line.strip() for line in PLACEHOLDER_FILE.read_text(encoding="utf-8").splitlines())
+    return tuple(line.casefold() for line in lines if line and not line.startswith("#"))
+
+
 def is_placeholder(value: str | None) -> bool:
-    return value is None or bool(PLACEHOLDER.match(value))
+    """Missing, blank, or (trimmed, in any case) a placeholder of bot/placeholders.txt."""
+    if value is None or not value.strip():
+        return True
+    folded = value.strip().casefold()
+    return any(fnmatch.fnmatchcase(folded, glob) for glob in placeholder_globs())
 
 
 def parse_patterns(raw: str) -> tuple[str, ...]:

@@ -341,6 +341,10 @@ def write_env_file(path: Path, values: dict[str, str | None]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# The placeholder rule the script reads (and env_manager.py, and deploy-multi.bat).
+PLACEHOLDER_RULE = "bot/placeholders.txt"
+
+
 class DeployRepo:
     """A temporary copy of the files deploy-multi.sh needs, and a way to run it."""
 
@@ -348,7 +352,8 @@ class DeployRepo:
         self.root = root
         self.dir = root / "repo"
         self.dir.mkdir()
-        for name in ("deploy-multi.sh", COMPOSE_FILE, ".env.multi.example"):
+        for name in ("deploy-multi.sh", COMPOSE_FILE, ".env.multi.example", PLACEHOLDER_RULE):
+            (self.dir / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, self.dir / name)
         self.sysbin = root / "sysbin"
         self.sysbin.mkdir()

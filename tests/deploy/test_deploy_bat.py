@@ -95,11 +95,25 @@ def test_same_checks_and_commands_as_the_shell_script(code: list[str]) -> None:
         "%COMPOSE% up -d --no-deps bot-%1",
         '--format "{{.State.Health.Status}}"',
         "timeout /t",
-        '"%_v:~0,5%"=="your-"',
-        '"%_v:~-5%"=="-here"',
     ):
         assert needle in text, needle
     assert "down -v" not in text and "--volumes" not in text
+
+
+def test_placeholders_follow_the_shared_rule_file(code: list[str]) -> None:
+    """Like deploy-multi.sh and check-config: the globs of bot/placeholders.txt, trimmed,
+    any case (PowerShell's -like), blank values too; only names come back, never values."""
+    text = "\n".join(code)
+    for needle in (
+        'if not exist "bot\\placeholders.txt" goto :no_placeholder_rule',
+        "Get-Content -LiteralPath 'bot\\placeholders.txt' -Encoding UTF8",
+        "Where-Object { $_ -and -not $_.StartsWith('#') }",
+        "$v=$_.Value.Trim(); if ($v -eq '' -or ($g | Where-Object { $v -like $_ })) { $_.Name }",
+        'call set "_rest=%%PLACEHOLDER_VARS: %1 = %%"',
+        'if not "%_rest%"=="%PLACEHOLDER_VARS%" exit /b 1',
+    ):
+        assert needle in text, needle
+    assert "your-" not in text.split(":is_filled", 1)[1].split("exit /b 0", 1)[0]
 
 
 def test_required_key_matrix(code: list[str]) -> None:
@@ -201,6 +215,7 @@ def test_ensure_generates_only_when_asked_and_checks_the_result(code: list[str])
         "call :write_redis_password\n"
         "if errorlevel 1 exit /b %errorlevel%\n"
         "call :load_env\n"
+        "if errorlevel 1 exit /b %errorlevel%\n"
         "call :is_filled ENVF_REDIS_PASSWORD\n"
     )
     refusal = label_block(code, "no_redis_password")
@@ -345,6 +360,7 @@ def test_grafana_password_is_made_like_the_redis_one(code: list[str]) -> None:
     block = label_block(code, "ensure_grafana_password")
     assert block.startswith(
         "call :load_env\n"
+        "if errorlevel 1 exit /b %errorlevel%\n"
         'set "PW_KEY=GRAFANA_ADMIN_PASSWORD"\n'
         "call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD\n"
         "if not errorlevel 1 goto :check_password\n"
@@ -353,6 +369,7 @@ def test_grafana_password_is_made_like_the_redis_one(code: list[str]) -> None:
         "call :write_password\n"
         "if errorlevel 1 exit /b %errorlevel%\n"
         "call :load_env\n"
+        "if errorlevel 1 exit /b %errorlevel%\n"
         "call :is_filled ENVF_GRAFANA_ADMIN_PASSWORD\n"
     )
     assert "The value is not shown." in block

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.placeholder_cases import PLACEHOLDER_CASES
+
 from .support import (
     COMPOSE_FILE,
     FAKE_KEYS,
@@ -840,3 +842,15 @@ def test_stub_records_calls(deploy: DeployRepo, tmp_path: Path) -> None:
     result = deploy.run("status")
     assert result.calls and isinstance(result.calls[0], Call)
     assert result.calls[0].argv == ["compose", "version"]
+
+
+@pytest.mark.parametrize(("value", "placeholder"), sorted(PLACEHOLDER_CASES.items()))
+def test_the_script_and_check_config_share_one_placeholder_rule(
+    deploy: DeployRepo, value: str, placeholder: bool
+) -> None:
+    """The same hand-written table as tests/unit/test_env_manager.py: a DISCORD_TOKEN that
+    is a placeholder stops `start` before anything runs, any other value passes the check."""
+    deploy.write_env({**FAKE_KEYS, "DISCORD_TOKEN": value})
+    result = deploy.run("start")
+    stopped_for_token = result.returncode == 2 and "DISCORD_TOKEN" in result.stderr
+    assert stopped_for_token is placeholder, result.describe()

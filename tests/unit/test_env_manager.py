@@ -6,15 +6,18 @@ from pathlib import Path
 
 import pytest
 
+import env_manager
 from bot.routing_table import routing_table
 from env_manager import (
     ConfigError,
     Settings,
+    is_placeholder,
     load_settings,
     load_validated,
     parse_patterns,
     validate_settings,
 )
+from tests.placeholder_cases import PLACEHOLDER_CASES
 
 SECRET = "sk-live-THIS-MUST-NEVER-BE-PRINTED"
 
@@ -231,3 +234,13 @@ def test_the_redis_password_in_redis_url_is_a_secret_to_redact():
     assert settings.secret_values() == ["discord-token-value", "p%40ss-word", "p@ss-word"]
     plain = Settings.build(discord_token="discord-token-value", redis_url="redis://redis:6379/0")
     assert plain.secret_values() == ["discord-token-value"]
+
+
+@pytest.mark.parametrize(("value", "placeholder"), sorted(PLACEHOLDER_CASES.items()))
+def test_the_placeholder_rule(value: str, placeholder: bool) -> None:
+    assert is_placeholder(value) is placeholder
+
+
+def test_the_placeholder_rule_is_read_from_the_shared_file() -> None:
+    assert env_manager.placeholder_globs() == ("your-*-here", "changeme", "<*>")
+    assert is_placeholder(None) is True
