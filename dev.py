@@ -2,6 +2,7 @@
 
     python3 dev.py demo [ARGS...]   ->  python -m bot demo [ARGS...]
     python3 dev.py test [ARGS...]   ->  python -m pytest [ARGS...]
+    python3 dev.py mutate [MODULE...] -> mutation testing of the fleet core (tools/mutation.py)
     python3 dev.py setup            ->  only the set-up (CI lints after it)
 
 The first run creates .venv and installs the project with its dev extras; later runs
@@ -21,7 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".dev-installed"
-COMMANDS = {"demo": ["-m", "bot", "demo"], "test": ["-m", "pytest"], "setup": []}
+COMMANDS = {
+    "demo": ["-m", "bot", "demo"],
+    "test": ["-m", "pytest"],
+    "mutate": [str(ROOT / "tools" / "mutation.py")],
+    "setup": [],
+}
 
 
 def venv_python() -> Path:

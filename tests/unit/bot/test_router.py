@@ -135,3 +135,22 @@ def test_fallback_follows_the_specialists(channel, command):
     order = preference_order(channel, command, TABLE)
     position = order.index(FALLBACK_INSTANCE)
     assert all(TABLE[i].matches(channel or "") for i in order[:position])
+
+
+def test_a_decision_as_json_names_the_instance_and_the_order() -> None:
+    assert route("이미지생성-1", "이미지", {1, 3, 4}, TABLE).as_json() == {
+        "instance": 4,
+        "order": [2, 4],  # only instances holding image keys
+    }
+    assert route("비디오생성-1", "비디오", set(), TABLE).as_json() == {
+        "instance": None,
+        "order": [3, 4],
+    }
+
+
+def test_an_unknown_command_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownCommandError) as raised:
+        normalize_command("/chat")
+    assert str(raised.value) == (
+        "unknown command '/chat'; known commands: /채팅, /이미지, /비디오, /핑, /상태, /인스턴스"
+    )
