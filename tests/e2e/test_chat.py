@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from sandbox.black_hole import BlackHole
 from tests.e2e.conftest import Sandbox, open_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -210,3 +211,27 @@ async def test_the_fleet_also_gets_the_image_doubles_and_the_image_test_settings
             "IMAGE_PROGRESS_INTERVAL": "0.5",
         }
     assert chat.minimax.slow_delay_s == chat.stability.slow_delay_s == 10.0
+
+
+async def test_an_openai_that_accepts_and_never_answers_gets_a_korean_timeout(
+    tmp_path_factory, redis_url: str
+):
+    """The connection is taken, the request read, and nothing ever comes back: the user is
+    told in Korean once CHAT_TIMEOUT passes, instead of a "thinking" that never ends."""
+    async with BlackHole() as hole:
+        env = {"OPENAI_BASE_URL": f"{hole.base_url}/v1", "CHAT_TIMEOUT": "1"}
+        workdir = tmp_path_factory.mktemp("black-hole")
+        async with open_sandbox(
+            workdir, instances=(1,), redis_url=redis_url, per_instance_env={"1": env}
+        ) as sb:
+            handle = await sb.fake.send_command(
+                channel="채팅방-1", command="채팅", options={"질문": "안녕?"}, user="hole"
+            )
+            deadline = asyncio.get_running_loop().time() + 30
+            while not str(handle.result().content or "").startswith("⚠️"):
+                assert asyncio.get_running_loop().time() < deadline, handle.result().content
+                await asyncio.sleep(0.1)
+            result = handle.result()
+            assert texts(result) == ["⚠️ AI의 응답이 너무 늦어요. 잠시 후 다시 시도해 주세요."]
+            assert hole.connections >= 1 and hole.bytes_received > 0, "the request went out"
+            assert result.answered_by == "1"

@@ -4,6 +4,7 @@ counters hold exactly what a known sequence of commands should leave."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import urllib.error
@@ -70,6 +71,45 @@ async def test_healthz_follows_the_gateway_connection(sandbox_factory):
             return (await healthz(sb, "1"))[0] == 200
 
         await until(healthy_again, timeout=30)
+
+
+async def test_a_dropped_gateway_connection_is_covered_then_re_identified(sandbox_factory):
+    """Discord drops instance 1's gateway session and, for a while, refuses its new ones.
+    Meanwhile /healthz says why, and /핑 in its channel is answered once by the fallback;
+    then it identifies again (a fresh IDENTIFY: the double keeps no session to resume),
+    spaced from every other IDENTIFY of the fleet, and answers its channel again."""
+    async with sandbox_factory(instances=(1, 4)) as sb:
+        assert (await sb.ask("채팅방-1", "핑")).answered_by == "1"
+        identifies_before = len(sb.fake.identify_log)
+        sb.fake.rules.identify_close_code = 4000
+        assert await sb.fake.close_sessions("1") == 1
+
+        async def unhealthy() -> bool:
+            status, body = await healthz(sb, "1")
+            return status == 503 and body["reason"] == "not connected to the Discord gateway"
+
+        await until(unhealthy)
+        covered = await sb.ask("채팅방-1", "핑", timeout=10)
+        attempts = [(a.instance, a.status) for a in covered.callback_attempts]
+        assert (covered.answered_by, attempts) == ("4", [("4", 200)]), "once, by the fallback"
+        sb.fake.rules.identify_close_code = None
+
+        async def healthy_again() -> bool:
+            return (await healthz(sb, "1"))[0] == 200
+
+        await until(healthy_again, timeout=30)
+
+        async def owner_again() -> bool:  # peers count it from its next connected heartbeat
+            return (await sb.ask("채팅방-1", "핑")).answered_by == "1"
+
+        await until(owner_again, timeout=15)
+        again = [r for r in sb.fake.identify_log[identifies_before:] if r.instance == "1"]
+        assert again, "instance 1 identified again"
+        assert all(r.instance == "1" for r in sb.fake.identify_log[identifies_before:])
+        times = sorted(r.at for r in sb.fake.identify_log)
+        spacing = float(sb.fleet.instances["1"].env["IDENTIFY_SPACING"])
+        assert min(b - a for a, b in itertools.pairwise(times)) >= spacing * 0.95
+        assert sb.codes(40060) == [], "nothing was answered twice"
 
 
 def series(name: str, **labels: str) -> str:
