@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from bot import answering
 from bot.answering import AnswerPath, Event, EventKind
-from bot.gate import AnswerGate, Verdict
+from bot.gate import AnswerGate, GateResult, Verdict
 from bot.status import Counters, InstanceStatus
 from bot.store import redis_store
 from env_manager import Settings
@@ -110,63 +111,70 @@ async def refuse_nothing(message: str) -> None:
 OUTAGE_AT_S, OUTAGE_S = 0.05, 1.2
 
 
+async def outage_after_the_answer(
+    key_prefix: str,
+    url: str,
+    key: str,
+    go_away: Callable[[], None],
+    come_back: Callable[[], None],
+    while_away: Callable[[str], Awaitable[None]] | None = None,
+) -> tuple[str, GateResult]:
+    """The owner (1) answers `key` in #채팅방-1; Redis goes away before its finalize, for
+    OUTAGE_S, while the peer (4, rank 1) waits for its turn; then Redis comes back.
+    Returns the owner's incarnation and what the peer decided."""
+    owner = await member(1, key_prefix, url, heartbeat=1.0)
+    peer = await member(4, key_prefix, url, heartbeat=1.0)
+    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    path = AnswerPath(owner, Counters())
+    created = time.time()
+    event = Event(EventKind.COMMAND, key, "핑", "채팅방-1", created_at=created)
+    acked = False
+    assert await path.admit(event, refuse_nothing, lambda: acked) is True
+    peer_answer = asyncio.create_task(peer.should_answer(key, "채팅방-1", "핑", created))
+    await asyncio.sleep(OUTAGE_AT_S)
+    go_away()
+    acked = True  # Discord has the owner's answer; its finalize cannot reach Redis
+    await asyncio.sleep(OUTAGE_S)
+    if while_away is not None:
+        await while_away(owner.store.incarnation)
+    come_back()
+    decided = await peer_answer
+    await path.close()
+    for gate in (owner, peer):
+        await gate.store.close()
+    return owner.store.incarnation, decided
+
+
 async def test_redis_gone_between_the_answer_and_its_finalize_does_not_let_a_peer_answer_again(
     key_prefix, redis_client, redis_url
 ):
     """Redis comes back with its data (append-only file): the owner's lease, lapsed."""
     proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
     await proxy.start()
-    owner = await member(1, key_prefix, proxy.url, heartbeat=1.0)
-    peer = await member(4, key_prefix, proxy.url, heartbeat=1.0)
-    await asyncio.sleep(1.2)  # both have seen each other (one beat)
-    path = AnswerPath(owner, Counters())
-    created = time.time()
-    event = Event(EventKind.COMMAND, "restart-1", "핑", "채팅방-1", created_at=created)
-    acked = False
-    assert await path.admit(event, refuse_nothing, lambda: acked) is True
-    peer_answer = asyncio.create_task(peer.should_answer("restart-1", "채팅방-1", "핑", created))
-    await asyncio.sleep(OUTAGE_AT_S)
-    proxy.down()
-    acked = True  # Discord has the owner's answer; its finalize cannot reach Redis
-    await asyncio.sleep(OUTAGE_S)
-    lapsed = await redis_client.get(f"{key_prefix}claim:restart-1")
-    assert lapsed.startswith(f"p:{owner.store.incarnation}:"), "the lease, never made final"
-    proxy.up()
-    assert (await peer_answer).verdict is Verdict.SILENT, "the peer must not answer again"
-    assert await redis_client.get(f"{key_prefix}claim:restart-1") == (
-        f"f:{owner.store.incarnation}"
+
+    async def lapsed(incarnation: str) -> None:
+        value = await redis_client.get(f"{key_prefix}claim:restart-1")
+        assert value.startswith(f"p:{incarnation}:"), "the lease, never made final"
+
+    owner, peer_decided = await outage_after_the_answer(
+        key_prefix, proxy.url, "restart-1", proxy.down, proxy.up, lapsed
     )
-    await path.close()
-    for gate in (owner, peer):
-        await gate.store.close()
     await proxy.stop()
+    assert peer_decided.verdict is Verdict.SILENT, "the peer must not answer again"
+    assert await redis_client.get(f"{key_prefix}claim:restart-1") == f"f:{owner}"
 
 
 async def test_redis_back_without_its_data_gets_the_answered_claim_back(key_prefix, private_redis):
     """Redis comes back empty (no persistence): the owner writes its claim back as final."""
-    owner = await member(1, key_prefix, private_redis.url, heartbeat=1.0)
-    peer = await member(4, key_prefix, private_redis.url, heartbeat=1.0)
-    await asyncio.sleep(1.2)  # both have seen each other (one beat)
-    path = AnswerPath(owner, Counters())
-    created = time.time()
-    event = Event(EventKind.COMMAND, "empty-1", "핑", "채팅방-1", created_at=created)
-    acked = False
-    assert await path.admit(event, refuse_nothing, lambda: acked) is True
-    peer_answer = asyncio.create_task(peer.should_answer("empty-1", "채팅방-1", "핑", created))
-    await asyncio.sleep(OUTAGE_AT_S)
-    private_redis.stop()
-    acked = True
-    await asyncio.sleep(OUTAGE_S)
-    private_redis.start()
-    assert (await peer_answer).verdict is Verdict.SILENT, "the peer must not answer again"
+    owner, peer_decided = await outage_after_the_answer(
+        key_prefix, private_redis.url, "empty-1", private_redis.stop, private_redis.start
+    )
+    assert peer_decided.verdict is Verdict.SILENT, "the peer must not answer again"
     client = redis_client_for(private_redis.url)
     try:
-        assert await client.get(f"{key_prefix}claim:empty-1") == f"f:{owner.store.incarnation}"
+        assert await client.get(f"{key_prefix}claim:empty-1") == f"f:{owner}"
     finally:
         await client.aclose()
-    await path.close()
-    for gate in (owner, peer):
-        await gate.store.close()
 
 
 async def test_a_holder_gone_for_good_is_still_covered_after_an_outage(
