@@ -109,21 +109,24 @@ async def refuse_nothing(message: str) -> None:
 # is waiting for its turn. Heartbeats of 1 s so the 1.2 s outage stays a stall (static
 # routing only after 2 s of failures), the case where claims must keep the answer single.
 OUTAGE_AT_S, OUTAGE_S = 0.05, 1.2
+# The peer is back this long before the owner: well inside the holder's grace (0.5 s).
+PEER_FIRST_S = 0.2
 
 
 async def outage_after_the_answer(
     key_prefix: str,
-    url: str,
+    urls: tuple[str, str],
     key: str,
     go_away: Callable[[], None],
-    come_back: Callable[[], None],
+    come_back: Callable[[], Awaitable[None]],
     while_away: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[str, GateResult]:
     """The owner (1) answers `key` in #채팅방-1; Redis goes away before its finalize, for
     OUTAGE_S, while the peer (4, rank 1) waits for its turn; then Redis comes back.
-    Returns the owner's incarnation and what the peer decided."""
-    owner = await member(1, key_prefix, url, heartbeat=1.0)
-    peer = await member(4, key_prefix, url, heartbeat=1.0)
+    `urls`: the owner's and the peer's way to Redis. Returns the owner's incarnation and
+    what the peer decided."""
+    owner = await member(1, key_prefix, urls[0], heartbeat=1.0)
+    peer = await member(4, key_prefix, urls[1], heartbeat=1.0)
     await asyncio.sleep(1.2)  # both have seen each other (one beat)
     path = AnswerPath(owner, Counters())
     created = time.time()
@@ -137,7 +140,7 @@ async def outage_after_the_answer(
     await asyncio.sleep(OUTAGE_S)
     if while_away is not None:
         await while_away(owner.store.incarnation)
-    come_back()
+    await come_back()
     decided = await peer_answer
     await path.close()
     for gate in (owner, peer):
@@ -148,26 +151,45 @@ async def outage_after_the_answer(
 async def test_redis_gone_between_the_answer_and_its_finalize_does_not_let_a_peer_answer_again(
     key_prefix, redis_client, redis_url
 ):
-    """Redis comes back with its data (append-only file): the owner's lease, lapsed."""
-    proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
-    await proxy.start()
+    """Redis comes back with its data (append-only file): the owner's lease, lapsed. The
+    peer reconnects first (instances never reconnect at the same instant): its first claim
+    finds the lapsed lease before the owner's finalize can land."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    owner_link, peer_link = TcpProxy("127.0.0.1", port), TcpProxy("127.0.0.1", port)
+    for link in (owner_link, peer_link):
+        await link.start()
+
+    def go_away() -> None:
+        owner_link.down()
+        peer_link.down()
+
+    async def come_back() -> None:
+        peer_link.up()
+        await asyncio.sleep(PEER_FIRST_S)
+        owner_link.up()
 
     async def lapsed(incarnation: str) -> None:
         value = await redis_client.get(f"{key_prefix}claim:restart-1")
         assert value.startswith(f"p:{incarnation}:"), "the lease, never made final"
 
     owner, peer_decided = await outage_after_the_answer(
-        key_prefix, proxy.url, "restart-1", proxy.down, proxy.up, lapsed
+        key_prefix, (owner_link.url, peer_link.url), "restart-1", go_away, come_back, lapsed
     )
-    await proxy.stop()
+    for link in (owner_link, peer_link):
+        await link.stop()
     assert peer_decided.verdict is Verdict.SILENT, "the peer must not answer again"
     assert await redis_client.get(f"{key_prefix}claim:restart-1") == f"f:{owner}"
 
 
 async def test_redis_back_without_its_data_gets_the_answered_claim_back(key_prefix, private_redis):
     """Redis comes back empty (no persistence): the owner writes its claim back as final."""
+
+    async def come_back() -> None:
+        private_redis.start()
+
+    url = private_redis.url
     owner, peer_decided = await outage_after_the_answer(
-        key_prefix, private_redis.url, "empty-1", private_redis.stop, private_redis.start
+        key_prefix, (url, url), "empty-1", private_redis.stop, come_back
     )
     assert peer_decided.verdict is Verdict.SILENT, "the peer must not answer again"
     client = redis_client_for(private_redis.url)
