@@ -93,10 +93,13 @@ async def test_ranks_wait_from_the_events_creation_not_its_receipt(key_prefix, r
     gates = await fleet(key_prefix, redis_url)
     gates[1].store.liveness._task.cancel()
     survivors = {i: g for i, g in gates.items() if i != 1}
-    # Delivered 0.3 s late (gateway lag): rank 1 acts 0.4 s after creation, 0.1 s after receipt.
-    result = await answers(survivors, "e-late", "채팅방-1", "핑", created_at=time.time() - 0.3)
+    for gate in survivors.values():
+        gate.claim_step = 1.0  # wide apart, so a loaded machine cannot blur the two cases
+    # Delivered 0.9 s late (gateway lag): rank 1 acts 1.0 s after creation, 0.1 s after
+    # receipt; counted from receipt it would wait the whole 1.0 s.
+    result = await answers(survivors, "e-late", "채팅방-1", "핑", created_at=time.time() - 0.9)
     assert winners(result) == [4]
-    assert result[4][1] < 0.25
+    assert result[4][1] < 0.55
     await close(gates)
 
 
@@ -232,12 +235,31 @@ async def test_redis_unreachable_means_static_routing_without_duplicates(key_pre
     del gates[1]
     assert winners(await answers(gates, "s3", "채팅방-1", "채팅")) == [], "no failover"
 
-    async def spent(command: str) -> Admission:
-        return DECLINE
+    asked: list[str] = []
 
-    gates[4].admit = spent  # the static path admits too: nobody else will answer
+    async def chat_spent(command: str) -> Admission:
+        asked.append(command)
+        return DECLINE if command == "채팅" else Admission(AdmissionKind.SERVE)
+
+    gates[4].admit = chat_spent  # the static path admits too: nobody else will answer
     result = await answers(gates, "s4", "general", "채팅")
     assert result[4][0] is Verdict.REFUSE
+    served = await gates[4].should_answer("s5", "general", "핑", time.time())
+    # Nothing was claimed (nothing to make final) and the static owner is rank 0.
+    assert (served.verdict, served.claimed, served.rank) == (Verdict.ANSWER, False, 0)
+    assert asked == ["채팅", "핑"], "admission is asked for the event's own command"
+    await close(gates)
+
+
+async def test_decide_shows_the_routers_choice_over_the_alive_view(key_prefix, redis_url):
+    gates = await fleet(key_prefix, redis_url, ids=(1, 4))
+    one = gates[1]
+    image = one.decide("이미지생성-1", "이미지")
+    assert (image.instance, image.order) == (4, (2, 4)), "2 is down: the fallback"
+    status = one.decide("이미지생성-1", "상태")  # a utility: the channel's specialist, if up
+    assert (status.instance, status.order) == (4, (2, 4, 1, 3))
+    unknown = one.decide("채팅방-1", "없는명령")  # routes like a utility
+    assert (unknown.instance, unknown.order) == (1, (1, 4, 2, 3))
     await close(gates)
 
 

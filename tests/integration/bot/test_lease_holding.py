@@ -218,7 +218,6 @@ async def test_a_holder_gone_for_good_is_still_covered_after_an_outage(
     proxy.up()
     result = await peer_answer
     assert (result.verdict, result.rank) == (Verdict.ANSWER, 1)
-    assert time.time() - created < 2.4, "within the act deadline"
     await peer.store.close()
     await proxy.stop()
 
