@@ -116,6 +116,27 @@ async def test_a_winner_that_stalls_before_answering_is_taken_over(key_prefix, r
     await close(gates)
 
 
+async def test_the_next_rank_takes_a_stalled_lease_even_on_a_slower_link(key_prefix, redis_url):
+    """Ranks retake a lapsed lease in their order (the store enforces it, by rank): rank 1
+    (instance 4) wins though its every claim call takes 50 ms longer than ranks 2 and 3's."""
+    gates = await fleet(key_prefix, redis_url)
+    created = time.time()
+    owner = await gates[1].should_answer("e-slow-link", "채팅방-1", "핑", created)
+    assert owner.verdict is Verdict.ANSWER and owner.claimed  # and it never acknowledges
+    claims = gates[4].store.claims
+    claim = claims.claim
+
+    async def slower(*args, **kwargs):
+        await asyncio.sleep(0.05)
+        return await claim(*args, **kwargs)
+
+    claims.claim = slower  # type: ignore[method-assign]
+    others = {i: g for i, g in gates.items() if i != 1}
+    result = await answers(others, "e-slow-link", "채팅방-1", "핑", created_at=created)
+    assert winners(result) == [4]
+    await close(gates)
+
+
 async def test_a_final_claim_is_never_taken_over(key_prefix, redis_url):
     gates = await fleet(key_prefix, redis_url)
     created = time.time()

@@ -128,6 +128,18 @@ async def test_a_lapsed_lease_goes_to_the_next_claimer(key_prefix, redis_client,
     await peer.close()
 
 
+async def test_the_canary_counts_each_receiver_for_a_minute(key_prefix, redis_client, redis_url):
+    one, four = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
+    assert (await one.claims.seen_by("e9"), await four.claims.seen_by("e9")) == (0, 0)
+    await one.claims.note_seen("e9")
+    await four.claims.note_seen("e9")
+    assert (await one.claims.seen_by("e9"), await four.claims.seen_by("e9")) == (2, 2)
+    assert 55 < await redis_client.ttl(f"{key_prefix}seen:e9") <= 60, "kept a minute, no more"
+    assert await redis_client.keys(f"{key_prefix}*") == [f"{key_prefix}seen:e9"]
+    for store in (one, four):
+        await store.close()
+
+
 async def test_a_lapsed_lease_is_retaken_in_rank_order(key_prefix, redis_url):
     holder, rank1, rank3 = (make(i, key_prefix, redis_url) for i in (1, 4, 3))
     assert (await holder.claims.claim("8")).state is WON
