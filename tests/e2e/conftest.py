@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +159,145 @@ def summary_owners(result: InteractionResult) -> dict[str, str]:
     """`/핑 -> #1` pairs from the last field of the /인스턴스 embed."""
     lines = result.embeds[0]["fields"][-1]["value"].splitlines()
     return dict(re.findall(r"^/(\S+): \*\*(#\d|단일 프로세스)\*\*", line)[0] for line in lines)
+
+
+# ---- waiting for what the fleet did (never for a fixed time) ----
+
+
+async def until(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "never happened"
+) -> None:
+    """Poll an async predicate until it holds; fail the test after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def samples(text: str) -> dict[str, float]:
+    """`name{labels}` -> value, for every sample line of a Prometheus text page."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            found[key] = float(value)
+    return found
+
+
+def series(name: str, **labels: str) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+async def metrics(sb: Sandbox, label: str) -> dict[str, float]:
+    status, body = await asyncio.to_thread(http_get, sb.fleet.health_url(label, "/metrics"))
+    assert status == 200
+    return samples(body)
+
+
+Claims = dict[str, tuple[int, int]]
+
+
+async def claims(sb: Sandbox, labels: tuple[str, ...]) -> Claims:
+    """(won, lost) claims each of `labels` took since it started, from its /metrics."""
+    found = {}
+    for label in labels:
+        page = await metrics(sb, label)
+        won, lost = (
+            int(page.get(series("mib_claims_total", instance=label, result=r), 0))
+            for r in ("won", "lost")
+        )
+        found[label] = (won, lost)
+    return found
+
+
+async def settled_claims(sb: Sandbox, labels: tuple[str, ...], timeout: float = 20.0) -> Claims:
+    """The claims of `labels` once every event so far was claimed by all of them: each event
+    one winner and a loser for every other instance. Valid for a fleet whose instances are
+    all alive, all in every order, and never restarted (their counters start together)."""
+    found: Claims = {}
+
+    async def settled() -> bool:
+        nonlocal found
+        found = await claims(sb, labels)
+        won = sum(w for w, _ in found.values())
+        lost = sum(lost for _, lost in found.values())
+        return lost == (len(labels) - 1) * won
+
+    await until(settled, timeout, f"claims never settled: {found}")
+    return found
+
+
+async def claims_since(
+    sb: Sandbox, before: Claims, expected: Claims, timeout: float = 20.0
+) -> None:
+    """Wait until each instance of `expected` took as many claims since `before` as
+    `expected` says (it received the events and decided), then check won and lost exactly.
+    This is the proof that an instance which stayed silent did see the event."""
+    labels = tuple(expected)
+    now: Claims = {}
+
+    async def decided() -> bool:
+        nonlocal now
+        now = await claims(sb, labels)
+        return all(sum(now[k]) - sum(before[k]) >= sum(expected[k]) for k in labels)
+
+    await until(decided, timeout, f"not every instance decided: {before} -> {now}")
+    change = {k: (now[k][0] - before[k][0], now[k][1] - before[k][1]) for k in labels}
+    assert change == expected, f"claims since: {change}"
+
+
+def logged_now(sb: Sandbox, label: str, name: str, **fields: object) -> list[dict[str, object]]:
+    """Events `name` instance `label` logged so far whose fields match `fields`."""
+    return [
+        e for e in sb.fleet.events(label, name) if all(e.get(k) == v for k, v in fields.items())
+    ]
+
+
+async def logged(
+    sb: Sandbox, label: str, name: str, timeout: float = 15.0, **fields: object
+) -> list[dict[str, object]]:
+    """Wait until instance `label` logged event `name` with `fields`; its lines are read in
+    order, so everything it logged before that line has been read too."""
+
+    async def seen() -> bool:
+        return bool(logged_now(sb, label, name, **fields))
+
+    await until(seen, timeout, f"instance {label} never logged {name} {fields}")
+    return logged_now(sb, label, name, **fields)
+
+
+async def until_routed_to(
+    sb: Sandbox,
+    channel: str,
+    owner: str,
+    *,
+    viewers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Until every viewer routes /핑 in `channel` to `owner`: it counts `owner` alive (and
+    whoever precedes it in the order dead). `viewers` maps the channel a /인스턴스 is asked
+    in to the instance that should answer it there (until the views agree, another may);
+    by default instance 4 in #general. Each look is a real /인스턴스, answered from the
+    view its instance routes by."""
+    viewers = viewers or {"general": "4"}
+
+    async def routed() -> bool:
+        for asked_in, viewer in viewers.items():
+            result = await sb.ask(asked_in, "인스턴스", options={"채널": channel})
+            if result.answered_by != viewer or summary_owners(result)["핑"] != f"#{owner}":
+                return False
+        return True
+
+    await until(routed, timeout, f"{viewers} never all routed /핑 in #{channel} to #{owner}")
 
 
 SandboxFactory = Callable[..., "contextlib.AbstractAsyncContextManager[Sandbox]"]

@@ -16,11 +16,11 @@ import time
 import pytest
 
 from sandbox.tcp_proxy import TcpProxy
+from tests.e2e.conftest import claims_since, settled_claims, until_routed_to
 
 pytestmark = pytest.mark.e2e
 
 # Sandbox timings (sandbox/fleet.py): heartbeat 0.5 s -> liveness TTL 1.5 s; claim step 0.4 s.
-HEARTBEAT = 0.5
 CLAIM_STEP_MS = 400
 TARGETS = [
     ("채팅방-1", "1"),
@@ -87,6 +87,7 @@ async def test_an_owner_frozen_right_after_claiming_is_covered_by_the_next_rank(
     async with sandbox_factory(private_redis=True) as sb:
         warm = await sb.ask("채팅방-1", "핑")
         assert warm.answered_by == "1"
+        settled = await settled_claims(sb, ("1", "2", "3", "4"))
         redis_pid = sb.redis.process.pid
         owner_pid = sb.fleet.instances["1"].process.pid
         # Hold Redis so instance 1's claim is queued, freeze instance 1, then let the
@@ -104,6 +105,8 @@ async def test_an_owner_frozen_right_after_claiming_is_covered_by_the_next_rank(
             f"after {result.ack_ms:.0f} ms"
         )
         assert result.answered_by == "4"
+        # Ranks 2 and 3 got it too and lost their claims; 4 retook the lapsed lease.
+        await claims_since(sb, settled, {"2": (0, 1), "3": (0, 1), "4": (1, 0)})
         assert [a.instance for a in result.callback_attempts] == ["4"]
         assert 1000 <= result.ack_ms < 3000, "after the owner's 1 s lease lapsed, inside 3 s"
         await sb.fleet.kill(1)  # still frozen: it never answers twice
@@ -155,7 +158,7 @@ async def test_an_instance_cut_off_from_redis_never_shows_a_second_answer(
             )
             proxy.resume()
             await wait_for_event(sb, "2", "redis_reconnected")
-            await asyncio.sleep(4 * HEARTBEAT)  # its warm-up, then peers see it again
+            await until_routed_to(sb, "이미지생성-1", "2")  # peers see it again
             back = await sb.ask("이미지생성-1", "핑")
             assert back.answered_by == "2" and len(back.callback_attempts) == 1
             assert sb.fake.spec_violations == []

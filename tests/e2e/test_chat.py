@@ -115,6 +115,7 @@ async def test_memory_carries_over_turns_and_over_a_failover(chat):
         assert any(role == "assistant" and "다온" in text for role, text in sent)
         assert sent[-1] == ("user", "내 이름이 뭐였지?")
         other = await ask_chat(chat, "채팅방-1", "나는 누구게?", user="stranger")
+        assert chat.openai.requests[-1].texts()[-1] == ("user", "나는 누구게?"), "its request"
         assert ("user", "내 이름은 다온이야") not in chat.openai.requests[-1].texts(), (
             "another user's conversation is separate"
         )
@@ -188,6 +189,8 @@ async def test_a_mention_gets_a_streamed_reply_once_with_its_nonce(chat):
 
 async def test_reasoning_between_think_tags_is_not_shown(chat):
     result = await ask_chat(chat, "채팅방-1", "생각해 봐 [[think]]", user="think")
+    # The model was asked with the marker, so its answer did start with <think>…</think>.
+    assert chat.openai.requests[-1].last_user_text() == "생각해 봐 [[think]]"
     shown = "".join(texts(result))
     assert shown.startswith('"생각해 봐"에 대한 답이에요.')
     assert "<think>" not in shown and "</think>" not in shown

@@ -13,7 +13,7 @@ import pytest_asyncio
 from PIL import Image
 
 from sandbox.providers import MiniMaxReply
-from tests.e2e.conftest import Sandbox, open_sandbox
+from tests.e2e.conftest import Sandbox, logged, open_sandbox
 from tests.image_results import buttons, field, finished
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -119,6 +119,9 @@ async def test_an_instance_with_every_provider_cooling_lets_the_next_one_serve(s
         assert spent.content.startswith("⚠️ 이미지를 만들지 못했어요.")
         served = await ask(sb, "고양이")
         assert served.answered_by == "4", "instance 2 declined: both its providers are out"
+        # Instance 2 did get it and declined as the owner (rank 0), leaving it to rank 1.
+        declined = await logged(sb, "2", "declined", event_key=str(served.interaction_id))
+        assert [(e["command"], e["rank"]) for e in declined] == [("이미지", 0)]
         assert field(served, "제공자") == "MiniMax · image-01"
         sb.assert_clean()
 

@@ -7,48 +7,17 @@ import asyncio
 import itertools
 import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
+
+from tests.e2e.conftest import http_get, logged, metrics, series, settled_claims, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="function")]
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 async def healthz(sb, label: str) -> tuple[int, dict]:
-    status, body = await asyncio.to_thread(get, sb.fleet.health_url(label))
+    status, body = await asyncio.to_thread(http_get, sb.fleet.health_url(label))
     return status, json.loads(body)
-
-
-def samples(text: str) -> dict[str, float]:
-    """`name{labels}` -> value, for every sample line of a Prometheus text page."""
-    found = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            found[key] = float(value)
-    return found
-
-
-async def metrics(sb, label: str) -> dict[str, float]:
-    status, body = await asyncio.to_thread(get, sb.fleet.health_url(label, "/metrics"))
-    assert status == 200
-    return samples(body)
-
-
-async def until(predicate, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "never happened"
-        await asyncio.sleep(0.1)
 
 
 async def test_healthz_follows_the_gateway_connection(sandbox_factory):
@@ -112,17 +81,12 @@ async def test_a_dropped_gateway_connection_is_covered_then_re_identified(sandbo
         assert sb.codes(40060) == [], "nothing was answered twice"
 
 
-def series(name: str, **labels: str) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}"
-
-
 async def test_metrics_count_a_known_sequence_exactly(sandbox_factory):
     async with sandbox_factory(instances=(1, 4)) as sb:
         for _ in range(3):
             assert (await sb.ask("채팅방-1", "핑")).answered_by == "1"
         assert (await sb.ask("general", "핑")).answered_by == "4"
-        await asyncio.sleep(1.0)  # rank 1's claim attempts are over
+        await settled_claims(sb, ("1", "4"))  # rank 1's claim attempts are over
         one, four = await metrics(sb, "1"), await metrics(sb, "4")
         ping = {"command": "핑", "kind": "command"}
         assert one[series("mib_events_received_total", instance="1", **ping)] == 4
@@ -144,6 +108,12 @@ async def test_metrics_count_a_known_sequence_exactly(sandbox_factory):
 
         await sb.fleet.kill("1")
         assert (await sb.ask("채팅방-1", "핑")).answered_by == "4"
+        ack_count = series("mib_ack_seconds_count", instance="4", command="핑")
+
+        async def ack_observed() -> bool:  # after Discord's reply reached instance 4
+            return (await metrics(sb, "4")).get(ack_count, 0) >= 2
+
+        await until(ack_observed)
         four = await metrics(sb, "4")
         assert four[series("mib_takeovers_total", instance="4", command="핑")] == 1
         acks = [v for k, v in four.items() if re.match(r'mib_ack_seconds_count\{.*"핑"', k)]
@@ -157,7 +127,10 @@ async def test_every_log_line_is_json_and_request_lines_carry_the_request(sandbo
     async with sandbox_factory(instances=(1,)) as sb:
         ping = await sb.ask("채팅방-1", "핑")
         chat = await sb.ask("채팅방-1", "채팅", options={"질문": "하늘은 왜 파래?"}, settle=1.5)
-        await asyncio.sleep(0.5)
+        # The lines of both requests have been written (the log is read in order).
+        for result in (ping, chat):
+            await logged(sb, "1", "event_answered", interaction_id=str(result.interaction_id))
+        await logged(sb, "1", "chat_answered", event_key=str(chat.interaction_id))
         lines = sb.fleet.instances["1"].log_path.read_text(encoding="utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
         assert all(r["instance_id"] == "1" for r in records)

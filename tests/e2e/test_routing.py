@@ -11,9 +11,18 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import CHANNELS, COMMANDS, expected_owner, summary_owners
+from tests.e2e.conftest import (
+    CHANNELS,
+    COMMANDS,
+    claims_since,
+    expected_owner,
+    logged,
+    settled_claims,
+    summary_owners,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+LABELS = ("1", "2", "3", "4")
 
 
 @pytest.mark.parametrize(
@@ -83,6 +92,7 @@ async def test_a_status_refresh_press_is_answered_once_by_the_channels_owner(
 async def test_channel_autocomplete_is_answered_once_by_the_channels_owner(fleet4, channel, owner):
     handle = await fleet4.fake.send_autocomplete(channel, "인스턴스", "채널", "생성")
     result = await handle.wait_for_response()
+    assert sorted(result.delivered_to) == ["1", "2", "3", "4"], "every session saw it"
     assert [a.instance for a in result.callback_attempts] == [owner]
     assert result.choices == [
         {"name": "이미지생성-1", "value": "이미지생성-1"},
@@ -105,6 +115,7 @@ async def test_two_hundred_commands_each_answered_once_by_the_owner(fleet4):
     rng = random.Random(7)
     targets = [(c, None) for c in CHANNELS] + [("채팅방-1", "스레드-1"), (None, None)]
     plan = [(*rng.choice(targets), rng.choice(["핑", "인스턴스", "상태"])) for _ in range(200)]
+    before = await settled_claims(fleet4, LABELS)
     results = []
     for start in range(0, len(plan), 25):
         batch = plan[start : start + 25]
@@ -120,6 +131,12 @@ async def test_two_hundred_commands_each_answered_once_by_the_owner(fleet4):
         assert result.answered_by == owner, (channel, command)
         assert len(result.callback_attempts) == 1
     assert len({r.interaction_id for r in results}) == 200
+    # Every instance decided on every one of the 200 (won or lost its claim): the single
+    # callbacks above are not peers that never got round to trying.
+    owned = [str(expected_owner(channel, command)) for channel, _, command in plan]
+    await claims_since(
+        fleet4, before, {label: (owned.count(label), 200 - owned.count(label)) for label in LABELS}
+    )
     fleet4.assert_clean()
 
 
@@ -130,6 +147,14 @@ async def test_fleet_identified_with_spacing_and_synced_commands_once(fleet4):
     # The sandbox spaces IDENTIFY by 0.3 s; like 5.5 s against Discord's 5 s, the lock keeps
     # a margin for the send itself, so arrivals are never closer than 0.25 s.
     assert min(gaps) >= 0.25, gaps
+    # Every instance made its sync decision: one uploaded, the other three skipped.
+    decisions = [
+        e["event"]
+        for label in LABELS
+        for e in fleet4.fleet.instances[label].events
+        if e.get("event") in ("commands_synced", "command_sync_skipped")
+    ]
+    assert sorted(decisions) == ["command_sync_skipped"] * 3 + ["commands_synced"]
     overwrites = [r for r in fleet4.fake.requests if r.method == "PUT" and "commands" in r.path]
     assert len(overwrites) == 1, "only the sync-lock holder uploads the tree"
     assert {c["name"] for c in fleet4.fake.registered_commands["global"]} == {
@@ -171,8 +196,13 @@ async def test_status_cli_reads_the_fleet_from_redis(fleet4):
 
 @pytest.mark.parametrize(("channel", "owner"), [("채팅방-1", "1"), ("general", "4")])
 async def test_a_chat_message_is_routed_to_exactly_one_instance(fleet4, channel, owner):
+    before = await settled_claims(fleet4, LABELS)
     handle = await fleet4.fake.send_message(channel, "안녕 봇!", mentions_bot=True)
-    await asyncio.sleep(1.0)  # ranked claiming settles well within this
+    await logged(fleet4, owner, "chat_message_routed", message_id=handle.message_id)
+    # The other three received it and lost the claim: their silence is a decision.
+    await claims_since(
+        fleet4, before, {label: (1, 0) if label == owner else (0, 1) for label in LABELS}
+    )
     routed = {
         label: [
             e
@@ -186,8 +216,14 @@ async def test_a_chat_message_is_routed_to_exactly_one_instance(fleet4, channel,
 
 
 async def test_plain_messages_are_left_alone(fleet4):
+    before = await settled_claims(fleet4, LABELS)
     handle = await fleet4.fake.send_message("채팅방-1", "사람끼리 하는 말")
-    await asyncio.sleep(0.5)
+    # A mention right after it on the same gateway sessions: each instance handles its
+    # MESSAGE_CREATEs in order, so once all four decided on the mention (one answered,
+    # three lost the claim) every one of them has been through the plain message too.
+    mention = await fleet4.fake.send_message("채팅방-1", "안녕 봇!", mentions_bot=True)
+    await logged(fleet4, "1", "chat_message_routed", message_id=mention.message_id)
+    await claims_since(fleet4, before, {"1": (1, 0), "2": (0, 1), "3": (0, 1), "4": (0, 1)})
     for label in fleet4.fleet.instances:
         assert not [
             e

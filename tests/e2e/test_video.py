@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from tests.e2e.conftest import Sandbox
+from tests.e2e.conftest import Sandbox, logged
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="function")]
 
@@ -108,7 +108,10 @@ async def test_a_frozen_owner_that_wakes_after_the_adoption_does_not_deliver_aga
             await delivered(sb, handle)
         finally:
             os.kill(pid, signal.SIGCONT)
-        await asyncio.sleep(2.0)  # the old owner polls, saves, and finds it no longer owns it
+        # The old owner polls, saves, and finds it no longer owns it: its driver ends there,
+        # so whatever it would have delivered has been sent by now.
+        disowned = await logged(sb, "3", "job_disowned", timeout=30)
+        assert len(disowned) == 1, "the woken owner stood down"
         assert deliveries(sb) == [("4", "PATCH")]
         assert len(sb.minimax.video_tasks) == 1
         assert sb.fleet.events("3", "job_disowned"), "the woken owner stood down"
