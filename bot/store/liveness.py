@@ -66,7 +66,9 @@ class RedisLiveness(Liveness):
         self.instance_ids = tuple(instance_ids)
         self.interval = heartbeat_interval
         self.ttl_ms = int(heartbeat_interval * 3 * 1000)
-        self._reconnect_backoff = ExponentialBackoff(cap=max(2.0, heartbeat_interval), base=0.25)
+        # A failed beat is retried sooner, never later than a beat: peers that come out of an
+        # outage trust their view after 3 beats (warm-up), and must find us in it by then.
+        self._reconnect_backoff = ExponentialBackoff(cap=heartbeat_interval, base=0.25)
         self._alive: frozenset[int] = frozenset({instance_id})
         self._announcing: frozenset[int] = frozenset({instance_id})
         self._status: StatusSource | None = None
