@@ -128,6 +128,24 @@ async def test_a_lapsed_lease_goes_to_the_next_claimer(key_prefix, redis_client,
     await peer.close()
 
 
+async def test_an_instance_counts_itself_alive_only_from_its_second_connected_beat(
+    key_prefix, redis_client, redis_url
+):
+    """Peers may not have seen its first beat yet: counting itself at once could make it
+    and a peer both act as owner. A snapshot that does not parse counts as not connected."""
+    await redis_client.set(f"{key_prefix}instance:3", "not a snapshot", px=60_000)
+    one = make(1, key_prefix, redis_url, heartbeat_interval=0.2)
+    await one.start(snapshot_of(1))
+    view = one.liveness.alive_view()
+    assert (view.alive, view.announcing) == (set(), {1, 3}), "one beat: not yet itself"
+    deadline = time.monotonic() + 10
+    while 1 not in one.liveness.alive_view().alive:
+        assert time.monotonic() < deadline, "never counted itself"
+        await asyncio.sleep(0.02)
+    assert one.liveness.alive_view().alive == {1}, "3 announces but is not connected"
+    await one.close()
+
+
 async def test_the_canary_counts_each_receiver_for_a_minute(key_prefix, redis_client, redis_url):
     one, four = make(1, key_prefix, redis_url), make(4, key_prefix, redis_url)
     assert (await one.claims.seen_by("e9"), await four.claims.seen_by("e9")) == (0, 0)
