@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+import redis.asyncio as aioredis
 
 from bot.status import InstanceStatus
 from bot.store import FleetStore, Mode, local_store, redis_store
@@ -365,3 +366,17 @@ async def test_announcing_is_read_fresh_and_covers_instances_not_yet_connected(
     await three.close()
     assert await four.liveness.announcing_now(3) is False
     await four.close()
+
+
+async def test_a_healthy_instance_beats_once_per_interval(key_prefix, private_redis):
+    """Heartbeats cost Redis one write each: a healthy instance writes once a beat, not at
+    the fast retry pace of a failing one."""
+    client = aioredis.Redis.from_url(private_redis.url)
+    one = make(1, key_prefix, private_redis.url, heartbeat_interval=1.0)
+    await one.start(snapshot_of(1))
+    before = (await client.info("commandstats")).get("cmdstat_set", {}).get("calls", 0)
+    await asyncio.sleep(3.5)
+    after = (await client.info("commandstats"))["cmdstat_set"]["calls"]
+    assert 3 <= after - before <= 4, after - before  # beats at 1, 2 and 3 s (4: a poke)
+    await one.close()
+    await client.aclose()
