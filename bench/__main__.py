@@ -145,10 +145,14 @@ class StatusLine:
 
 
 async def run_all(names: list[str], options: Options, workdir: Path, status: StatusLine) -> dict:
-    asyncio.get_running_loop().add_signal_handler(
-        signal.SIGTERM,
-        asyncio.current_task().cancel,  # type: ignore[union-attr]
-    )
+    # Ctrl-C and SIGTERM cancel the run, whose clean-up stops every process it started.
+    # SIGINT too, explicitly: started from a script in the background it arrives ignored,
+    # and Python's own KeyboardInterrupt would then never come.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(
+            stop,
+            asyncio.current_task().cancel,  # type: ignore[union-attr]
+        )
     shared = Shared(workdir, options)
     found: dict[str, Any] = {}
 
