@@ -56,7 +56,7 @@ async def run(shared: Shared, options: Options, progress: Progress) -> dict[str,
         ) as sw:
             result["fleet"] = await _measure(sw, load, progress, "fleet")
     else:
-        result["fleet"] = _measured(shared, load) or await _measure(
+        result["fleet"] = _from_ack_and_stream(shared, load) or await _measure(
             await shared.fleet(progress), load, progress, "fleet"
         )
     async with stream.open_stream_world(
@@ -91,7 +91,7 @@ def load_of(options: Options) -> dict[str, Any]:
     return {"rate": rate, "seconds": seconds, "streams": streams, "tokens": tokens}
 
 
-def _measured(shared: Shared, load: dict[str, Any]) -> dict[str, Any] | None:
+def _from_ack_and_stream(shared: Shared, load: dict[str, Any]) -> dict[str, Any] | None:
     """The fleet side as the ack and stream scenarios measured it in this run, if they
     ran with this load."""
     pinged, streamed = shared.figures.get("ack"), shared.figures.get("stream")

@@ -7,6 +7,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import redis.asyncio as aioredis
+
 from bot import answering
 from bot.answering import AnswerPath, Event, EventKind
 from bot.gate import AnswerGate, GateResult, Verdict
@@ -194,7 +196,7 @@ async def test_redis_back_without_its_data_gets_the_answered_claim_back(key_pref
         key_prefix, (url, url), "empty-1", private_redis.stop, come_back
     )
     assert peer_decided.verdict is Verdict.SILENT, "the peer must not answer again"
-    client = redis_client_for(private_redis.url)
+    client = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
     try:
         assert await client.get(f"{key_prefix}claim:empty-1") == f"f:{owner}"
     finally:
@@ -222,12 +224,6 @@ async def test_a_holder_gone_for_good_is_still_covered_after_an_outage(
     assert (result.verdict, result.rank) == (Verdict.ANSWER, 1)
     await peer.store.close()
     await proxy.stop()
-
-
-def redis_client_for(url: str):
-    import redis.asyncio as aioredis
-
-    return aioredis.Redis.from_url(url, decode_responses=True)
 
 
 async def test_a_takeover_asks_discord_whether_the_dead_holder_had_answered(
