@@ -6,13 +6,19 @@ one, and records whether a test failed (killed) or not (survived, or no tests re
 This script runs it on the named modules (all of them by default), then prints the score
 of each: killed / mutants. Survivors listed in tests/mutation-survivors.md with a reason
 (equivalent, or harmless) are shown apart; the exit code is 1 when a module scores under
-TARGET without them. Linux and macOS only (mutmut forks). Results are cached in mutants/:
-a second run re-tests only what changed.
+TARGET without them. Linux and macOS only (mutmut forks).
+
+Results are kept in mutants/. `--again` re-tests only the mutants of the named modules
+that were not killed last time (after you wrote a test for them); `--report-only` just
+scores what is there. mutmut runs the tests that reach a mutant fastest first (see
+tests/conftest.py) in `--max-children` processes at once: the in-process fleet tests
+mostly wait on timers and Redis, so twice the cores keeps both cores busy.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -87,6 +93,16 @@ def scores(results: str, explained: dict[str, str], wanted: list[str]) -> dict[s
     return found
 
 
+def not_killed(results: str, wanted: list[str]) -> list[str]:
+    """Names of the `wanted` modules' mutants that a test has not killed (yet)."""
+    names = []
+    for line in results.splitlines():
+        match = RESULT_LINE.match(line)
+        if match and module_of(match["name"]) in wanted and match["status"] not in KILLED:
+            names.append(match["name"])
+    return names
+
+
 def explained_survivors(text: str) -> dict[str, str]:
     """`- \\`mutant name\\`: why` lines of the survivors file."""
     return {m["name"]: m["why"] for line in text.splitlines() if (m := LISTED.match(line))}
@@ -103,12 +119,31 @@ def render(found: dict[str, Score]) -> str:
     return "\n".join(rows)
 
 
+def mutmut_results(mutmut: list[str]) -> str:
+    return subprocess.run(
+        [*mutmut, "results", "--all", "true"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 dev.py mutate", description=__doc__)
     parser.add_argument(
         "modules", nargs="*", metavar="module", help=f"any of {', '.join(MODULES)} (all)"
     )
-    parser.add_argument("--report-only", action="store_true", help="score the cached results")
+    parser.add_argument("--report-only", action="store_true", help="score the kept results")
+    parser.add_argument(
+        "--again", action="store_true", help="re-test only the mutants not killed last time"
+    )
+    parser.add_argument(
+        "--max-children",
+        type=int,
+        default=2 * (os.cpu_count() or 2),
+        help="mutants tested at once (default: twice the cores)",
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -116,20 +151,23 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.modules or list(MODULES)
     mutmut = [sys.executable, "-m", "mutmut"]
     if not args.report_only:
-        globs = [f"{MODULES[m]}.*" for m in wanted]
-        run = subprocess.run([*mutmut, "run", *globs], cwd=ROOT, check=False)
-        if run.returncode != 0:
-            print(f"mutate: mutmut run failed (exit {run.returncode})", file=sys.stderr)
-            return 2
-    results = subprocess.run(
-        [*mutmut, "results", "--all", "true"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+        if args.again:
+            if not (ROOT / "mutants").is_dir():
+                parser.error("--again needs an earlier run's results in mutants/")
+            names = not_killed(mutmut_results(mutmut), wanted)
+        else:
+            names = [f"{MODULES[m]}.*" for m in wanted]
+        if names:
+            run = subprocess.run(
+                [*mutmut, "run", "--max-children", str(args.max_children), *names],
+                cwd=ROOT,
+                check=False,
+            )
+            if run.returncode != 0:
+                print(f"mutate: mutmut run failed (exit {run.returncode})", file=sys.stderr)
+                return 2
     explained = explained_survivors(SURVIVORS_FILE.read_text(encoding="utf-8"))
-    found = scores(results, explained, wanted)
+    found = scores(mutmut_results(mutmut), explained, wanted)
     print(render(found))
     failing = [m for m, s in found.items() if s.score(excusing=True) < TARGET]
     for s in found.values():

@@ -3,7 +3,7 @@ results text here; the real run is `python3 dev.py mutate`)."""
 
 from __future__ import annotations
 
-from tools.mutation import explained_survivors, module_of, render, scores
+from tools.mutation import explained_survivors, module_of, not_killed, render, scores
 
 RESULTS = """\
     bot.router.x_route__mutmut_1: killed
@@ -57,3 +57,12 @@ def test_scores_count_killed_and_timeouts_over_checked_mutants() -> None:
         "claims            2       2         0         0  100.0%  100.0%",
         "settings          1       0         1         0   0.0%  100.0%",
     ]
+
+
+def test_again_re_tests_only_what_no_test_killed_in_the_modules_asked() -> None:
+    assert not_killed(RESULTS, ["router", "settings"]) == [
+        "bot.router.x_route__mutmut_3",
+        "bot.router.xǁDecisionǁas_json__mutmut_1",
+        "env_manager.x_is_placeholder__mutmut_1",
+    ]
+    assert not_killed(RESULTS, ["claims"]) == ["bot.store.claims.xǁRedisClaimsǁclaim__mutmut_3"]
