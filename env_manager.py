@@ -681,9 +681,13 @@ def load_settings(
 
 
 def _describe_error(err: Any) -> str:
-    loc = ".".join(str(part) for part in err["loc"]).upper()
+    """`ADMIN_ROLES, item 2: Input should be a valid integer`: the variable, and for a
+    list the 1-based position of the bad entry (never its value, which may be a secret)."""
+    name, *rest = err["loc"]
+    where = str(name).upper()
+    where += "".join(f", item {part + 1}" if isinstance(part, int) else f".{part}" for part in rest)
     message = str(err["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {message}"
+    return f"{where}: {message}"
 
 
 def validate_settings(settings: Settings) -> list[str]:

@@ -244,3 +244,105 @@ def test_the_placeholder_rule(value: str, placeholder: bool) -> None:
 def test_the_placeholder_rule_is_read_from_the_shared_file() -> None:
     assert env_manager.placeholder_globs() == ("your-*-here", "changeme", "<*>")
     assert is_placeholder(None) is True
+
+
+# ---- the operator's error report, word for word (check-config and start-up print it) ----
+
+
+def test_a_report_names_the_instance_lists_each_problem_and_says_how_to_fix() -> None:
+    report = ConfigError(["FIRST: bad", "SECOND: worse"], instance="2").report()
+    assert report == (
+        "Configuration error for instance 2: 2 problem(s).\n"
+        "  - FIRST: bad\n"
+        "  - SECOND: worse\n"
+        "Fix the variables in .env.multi (copy .env.multi.example if you have none) or the "
+        "environment, then check again with: python -m bot check-config"
+    )
+
+
+def test_a_report_for_one_process_serving_everything_says_single_process_mode() -> None:
+    report = ConfigError(["X: y"], instance="all").report()
+    assert report.splitlines()[0] == "Configuration error for single-process mode: 1 problem(s)."
+
+
+@pytest.mark.parametrize(
+    ("instance_env", "instance_arg", "scope"),
+    [
+        (None, None, "single-process mode"),
+        ("2", None, "instance 2"),
+        ("2", "3", "instance 3"),  # check-config --instance 3 wins over INSTANCE_ID
+        (None, "1", "instance 1"),
+    ],
+)
+def test_a_bad_value_is_reported_for_the_instance_being_checked(
+    monkeypatch, instance_env, instance_arg, scope
+) -> None:
+    if instance_env:
+        monkeypatch.setenv("INSTANCE_ID", instance_env)
+    monkeypatch.setenv("HEALTH_PORT", "eighty")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(instance=instance_arg)
+    assert caught.value.report().splitlines()[:2] == [
+        f"Configuration error for {scope}: 1 problem(s).",
+        "  - HEALTH_PORT: Input should be a valid integer, unable to parse string as an integer",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("instance_env", "scope"), [(None, "single-process mode"), ("3", "instance 3")]
+)
+def test_a_missing_env_file_is_reported_for_this_instance(monkeypatch, instance_env, scope):
+    if instance_env:
+        monkeypatch.setenv("INSTANCE_ID", instance_env)
+    monkeypatch.setenv("ENV_FILE", "/nowhere/.env.multi")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.report().splitlines()[:2] == [
+        f"Configuration error for {scope}: 1 problem(s).",
+        "  - env file '/nowhere/.env.multi' (from --env-file or ENV_FILE) does not exist",
+    ]
+
+
+def test_env_file_argument_wins_over_the_env_file_variable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ENV_FILE", str(write_env(tmp_path / "a.env", DISCORD_TOKEN="from-a")))
+    given = write_env(tmp_path / "b.env", **full_env(DISCORD_TOKEN="from-b"))
+    loaded = load_settings(given)
+    assert loaded.env_file == given
+    assert loaded.settings.discord.discord_token.get_secret_value() == "from-b"
+    validated = load_validated(given, instance="1")
+    assert validated.settings.discord.discord_token.get_secret_value() == "from-b"
+
+
+def test_a_missing_token_says_where_to_get_one() -> None:
+    problems = validate_settings(Settings.build(instance_id="4", **_keys_of(4)))
+    assert problems == [
+        "DISCORD_TOKEN is missing or still the example placeholder: paste the bot token "
+        "from the Discord developer portal (Bot > Reset Token)"
+    ]
+
+
+def _keys_of(instance: int) -> dict[str, str]:
+    return {
+        f"{kind}_api_key_{instance}": f"{kind}-{instance}"
+        for kind in ("openai", "minimax", "stability")
+    }
+
+
+def test_a_bad_list_entry_is_named_by_its_position_never_its_value() -> None:
+    with pytest.raises(env_manager.SettingsInvalid) as caught:
+        Settings.build(admin_roles="12, s3cret", health_port="x")
+    assert str(caught.value) == "2 invalid setting(s)"
+    assert caught.value.problems() == [
+        "HEALTH_PORT: Input should be a valid integer, unable to parse string as an integer",
+        "ADMIN_ROLES, item 2: Input should be a valid integer, unable to parse string as an "
+        "integer",
+    ]
+
+
+def test_the_health_file_defaults_to_the_temporary_directory(monkeypatch, tmp_path) -> None:
+    health = Settings.build().health
+    monkeypatch.delenv("TMPDIR", raising=False)
+    assert health.path("2") == Path("/tmp/mib-health-2.json")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert health.path("3") == tmp_path / "mib-health-3.json"
+    assert Settings.build(health_file="/run/h.json").health.path("3") == Path("/run/h.json")
