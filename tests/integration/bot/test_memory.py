@@ -73,13 +73,13 @@ async def test_forget_starts_afresh(memory_factory):
 
 
 async def test_a_conversation_expires_after_its_ttl(memory_factory):
-    memory = memory_factory(ttl_s=0.3)
+    memory = memory_factory(ttl_s=1.0)
     await memory.save("c", user(1, "곧 잊혀요"))
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.6)
     await memory.save("c", answer(1, "네"))  # a save refreshes the expiry
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.6)  # 1.2 s after the first save, 0.6 s after the last
     assert len(await memory.history("c")) == 2
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(0.6)  # 1.2 s after the last save
     assert await memory.history("c") == []
 
 
