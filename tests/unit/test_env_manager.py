@@ -150,6 +150,55 @@ def test_bad_channel_patterns_name_the_variable_and_entry(monkeypatch, raw, reas
     assert reason in report
 
 
+LONG = "c" * 101
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("a,,b", "has an empty entry (check for a doubled or trailing comma)"),
+        ("chat,", "has an empty entry (check for a doubled or trailing comma)"),
+        ("my chat", "entry 'my chat' contains a space, '/' or '#'"),
+        ("a/b", "entry 'a/b' contains a space, '/' or '#'"),
+        ("[abc", "entry '[abc' has an unbalanced '[' or ']'"),
+        ("abc]", "entry 'abc]' has an unbalanced '[' or ']'"),
+        (LONG, "entry 'cccccccccccccccccccc'... is longer than 100 characters"),
+    ],
+)
+def test_a_bad_channel_pattern_is_reported_word_for_word(raw: str, problem: str) -> None:
+    with pytest.raises(env_manager.SettingsInvalid) as caught:
+        Settings.build(instance_3_channel_patterns=raw)
+    assert caught.value.problems() == [f"INSTANCE_3_CHANNEL_PATTERNS: {problem}"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "patterns"),
+    [
+        ("", ()),
+        ("비디오-[12]", ("비디오-[12]",)),
+        ("c" * 100, ("c" * 100,)),  # Discord's longest channel name
+        (" *video* , 영상-?", ("*video*", "영상-?")),
+    ],
+)
+def test_good_channel_patterns_are_kept_as_written(raw: str, patterns: tuple) -> None:
+    assert parse_patterns(raw) == patterns
+
+
+def test_unknown_override_names_are_all_named() -> None:
+    with pytest.raises(TypeError) as caught:
+        Settings.build(redis_uri="x", log_levle="debug")
+    assert str(caught.value) == "unknown settings: log_levle, redis_uri"
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_optional_value_means_unset(monkeypatch, blank: str) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)
+    settings = Settings.build(instance_id="3", health_file=blank, dev_guild_id=blank, log_dir=blank)
+    assert settings.health_path() == Path("/tmp/mib-health-3.json")
+    assert settings.discord.dev_guild_id is None
+    assert settings.logging.log_dir is None
+
+
 def test_custom_patterns_reach_the_routing_table(monkeypatch):
     monkeypatch.setenv("INSTANCE_1_CHANNEL_PATTERNS", " 잡담-* , talk ")
     table = routing_table(load_settings().settings)
