@@ -14,8 +14,10 @@ from bot.answering import AnswerPath, Event, EventKind
 from bot.gate import AnswerGate, GateResult, Verdict
 from bot.status import Counters, InstanceStatus
 from bot.store import redis_store
+from bot.store.claims import LEASE_S
 from env_manager import Settings
 from sandbox.tcp_proxy import TcpProxy
+from tests.waiting import until
 
 STEP = 0.4
 
@@ -26,11 +28,30 @@ async def member(i: int, prefix: str, url: str, heartbeat: float = 0.2) -> Answe
     return AnswerGate(Settings.build(instance_id=str(i)), store, claim_step=STEP)
 
 
+async def seen_each_other(*gates: AnswerGate) -> None:
+    """Until every member ranks all of them: joined (two beats), each read by the others."""
+    everyone = {gate.instance for gate in gates}
+    await until(
+        lambda: all(gate.store.liveness.alive_view().alive == everyone for gate in gates),
+        what=f"members {sorted(everyone)} never all saw each other",
+    )
+
+
+async def made_final(client: aioredis.Redis, key: str, gate: AnswerGate, what: str) -> None:
+    """Until `key` is final for `gate`, from the moment its answer is in. Within a lease:
+    the hold ends on the answer, not when it gives up a lease past the act deadline."""
+
+    async def final() -> bool:
+        return await client.get(key) == f"f:{gate.store.incarnation}"
+
+    await until(final, timeout=LEASE_S, what=what)
+
+
 async def test_a_slow_first_answer_keeps_its_claim_and_then_makes_it_final(
     key_prefix, redis_client, redis_url
 ):
     owner, peer = await member(1, key_prefix, redis_url), await member(4, key_prefix, redis_url)
-    await asyncio.sleep(0.45)  # both have seen each other
+    await seen_each_other(owner, peer)
     path = AnswerPath(owner, Counters())
     created = time.time()
     event = Event(EventKind.COMMAND, "slow-1", "핑", "채팅방-1", created_at=created)
@@ -48,9 +69,9 @@ async def test_a_slow_first_answer_keeps_its_claim_and_then_makes_it_final(
     value = await redis_client.get(f"{key_prefix}claim:slow-1")
     assert value.startswith("p:"), "it gave up at the act deadline, the claim still pending"
     acked = True
-    await asyncio.sleep(0.1)
-    value = await redis_client.get(f"{key_prefix}claim:slow-1")
-    assert value == f"f:{owner.store.incarnation}", "final once Discord has the answer"
+    await made_final(
+        redis_client, f"{key_prefix}claim:slow-1", owner, "not final once Discord has the answer"
+    )
     assert 890 < await redis_client.ttl(f"{key_prefix}claim:slow-1") <= 900
     await path.close()
     for gate in (owner, peer):
@@ -59,7 +80,7 @@ async def test_a_slow_first_answer_keeps_its_claim_and_then_makes_it_final(
 
 async def test_an_answer_in_time_makes_the_claim_final_at_once(key_prefix, redis_client, redis_url):
     owner = await member(2, key_prefix, redis_url)
-    await asyncio.sleep(0.45)
+    await seen_each_other(owner)  # joined: it ranks itself
     path = AnswerPath(owner, Counters())
     event = Event(EventKind.COMMAND, "quick-1", "핑", "이미지생성-1", created_at=time.time())
 
@@ -67,8 +88,7 @@ async def test_an_answer_in_time_makes_the_claim_final_at_once(key_prefix, redis
         raise AssertionError(message)
 
     assert await path.admit(event, refuse, lambda: True) is True
-    await asyncio.sleep(0.1)
-    assert await redis_client.get(f"{key_prefix}claim:quick-1") == f"f:{owner.store.incarnation}"
+    await made_final(redis_client, f"{key_prefix}claim:quick-1", owner, "acknowledged, not final")
     await path.close()
     await owner.store.close()
 
@@ -77,7 +97,7 @@ async def test_the_winner_warns_when_a_connected_instance_never_saw_the_event(
     key_prefix, redis_url, monkeypatch
 ):
     owner, peer = await member(1, key_prefix, redis_url), await member(4, key_prefix, redis_url)
-    await asyncio.sleep(0.45)
+    await seen_each_other(owner, peer)
     warnings: list[tuple[str, dict]] = []
 
     class Recorder:
@@ -95,7 +115,9 @@ async def test_the_winner_warns_when_a_connected_instance_never_saw_the_event(
     assert await path.admit(seen_by_both, refuse_nothing, lambda: True) is True
     only_owner = Event(EventKind.COMMAND, "canary-2", "핑", "채팅방-1", created_at=time.time())
     assert await path.admit(only_owner, refuse_nothing, lambda: True) is True
-    await asyncio.sleep(1.7)  # the canary looks 1.5 s after the event
+    # The canary looks 1.5 s after each event, at the end of its claim's hold: both looked
+    # once nothing of the path runs in the background any more.
+    await until(lambda: not path._background, timeout=15, what="the canary never looked")
     assert [(e, f["event_key"], f["seen_by"], f["connected"]) for e, f in warnings] == [
         ("event_not_seen_by_every_instance", "canary-2", 1, 2)
     ]
@@ -131,7 +153,7 @@ async def outage_after_the_answer(
     what the peer decided."""
     owner = await member(1, key_prefix, urls[0], heartbeat=1.0)
     peer = await member(4, key_prefix, urls[1], heartbeat=1.0)
-    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    await seen_each_other(owner, peer)  # one beat
     path = AnswerPath(owner, Counters())
     created = time.time()
     event = Event(EventKind.COMMAND, key, "핑", "채팅방-1", created_at=created)
@@ -211,7 +233,7 @@ async def test_a_holder_gone_for_good_is_still_covered_after_an_outage(
     await proxy.start()
     owner = await member(1, key_prefix, proxy.url, heartbeat=1.0)
     peer = await member(4, key_prefix, proxy.url, heartbeat=1.0)
-    await asyncio.sleep(1.2)  # both have seen each other (one beat)
+    await seen_each_other(owner, peer)  # one beat
     created = time.time()
     assert (await owner.should_answer("dead-1", "채팅방-1", "핑", created)).claimed
     await owner.store.close()  # it dies holding the lease, before answering
@@ -233,7 +255,7 @@ async def test_a_takeover_asks_discord_whether_the_dead_holder_had_answered(
     Discord accepted its answer, or before it answered at all). The peer retakes the lapsed
     lease, asks Discord first, and answers only when there is no answer yet."""
     owner, peer = await member(1, key_prefix, redis_url), await member(4, key_prefix, redis_url)
-    await asyncio.sleep(0.45)
+    await seen_each_other(owner, peer)
     path = AnswerPath(peer, Counters())
     asked: list[str] = []
 
@@ -256,21 +278,19 @@ async def test_a_takeover_asks_discord_whether_the_dead_holder_had_answered(
             lambda answered=answered: not answered,
             discord_says(answered, key),
         )
+        # Final either way (found answered, or answered now): no later rank asks again.
+        await made_final(redis_client, f"{key_prefix}claim:{key}", peer, f"{key}: not final")
     # An event nobody held: won outright, Discord is not asked.
     fresh = Event(EventKind.COMMAND, "fresh", "핑", "general", created_at=time.time())
     outcomes["fresh"] = await path.admit(
         fresh, refuse_nothing, lambda: True, discord_says(True, "fresh")
     )
-    await asyncio.sleep(0.1)
     assert outcomes == {
         "died-after-answering": False,
         "died-before-answering": True,
         "fresh": True,
     }
     assert asked == ["died-after-answering", "died-before-answering"]
-    for key in ("died-after-answering", "died-before-answering"):
-        final = await redis_client.get(f"{key_prefix}claim:{key}")
-        assert final == f"f:{peer.store.incarnation}", f"{key}: final, no later rank asks again"
     await path.close()
     for gate in (owner, peer):
         await gate.store.close()
@@ -285,7 +305,7 @@ async def test_a_claim_gone_with_redis_and_its_dead_holder_is_retaken_in_time(
     Heartbeats of 1.5 s: a 2 s outage stays a stall (static routing only after 3 s)."""
     owner = await member(1, key_prefix, private_redis.url, heartbeat=1.5)
     peer = await member(4, key_prefix, private_redis.url, heartbeat=1.5)
-    await asyncio.sleep(1.7)  # both have seen each other (one beat)
+    await seen_each_other(owner, peer)  # one beat
     created = time.time()
     assert (await owner.should_answer("gone-1", "채팅방-1", "핑", created)).claimed
     await owner.store.close()  # dies holding the lease

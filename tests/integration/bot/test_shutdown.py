@@ -15,6 +15,7 @@ from bot.health_file import judge
 from sandbox.discord import FakeDiscord
 from tests.integration.bot.inprocess import discord_double, running_bot
 from tests.integration.bot.slow_cog import SLOW_ANSWER
+from tests.waiting import until
 
 INTENT_MESSAGE_CONTENT = 1 << 15
 EXTENSIONS = ("commands.utility", "tests.integration.bot.slow_cog")
@@ -26,16 +27,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-async def until(predicate, timeout: float = 3.0) -> bool:
-    """Poll a bot-side condition (the double's wait_until only wakes on its own changes)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
 def running(tmp_path, **settings: object):
     settings.setdefault("health_file", str(tmp_path / "health.json"))
     return running_bot(EXTENSIONS, **settings)
@@ -44,12 +35,18 @@ def running(tmp_path, **settings: object):
 async def test_sigterm_lets_the_running_command_answer_and_takes_nothing_new(fake, tmp_path):
     async with running(tmp_path, shutdown_grace=5) as bot:
         slow = await fake.send_command("general", "느린")
-        assert await until(lambda: bot.counters.in_flight == 1)
+        await until(lambda: bot.counters.in_flight == 1, what="the slow command never ran")
 
         bot.request_stop()  # what SIGTERM does (bot/cli.py)
-        await asyncio.sleep(0.05)
-        verdict = judge(bot.settings.health_path(), bot.settings.health.health_interval)
-        assert verdict.reason == ("instance all is draining: finishing its work before it stops")
+        # The drain writes it as it starts; the periodic write (every 5 s) comes only after
+        # the slow command (1 s) is over and the bot has closed.
+        await until(
+            lambda: (
+                judge(bot.settings.health_path(), bot.settings.health.health_interval).reason
+                == "instance all is draining: finishing its work before it stops"
+            ),
+            what="the health file never said draining",
+        )
         late = await fake.send_command("general", "핑")
 
         answered = await slow.wait_for_response(timeout=5)
@@ -57,14 +54,14 @@ async def test_sigterm_lets_the_running_command_answer_and_takes_nothing_new(fak
         with pytest.raises(asyncio.TimeoutError):
             await late.wait_for_response(timeout=1.5)
         assert late.result().answered_by is None, "left for the peers, not answered here"
-        assert await until(bot.is_closed, timeout=5), "closed once the work was done"
+        await until(bot.is_closed, what="not closed once the work was done")
         assert bot.counters.snapshot().handled == 1
 
 
 async def test_a_stop_waits_no_longer_than_the_grace_period(fake, tmp_path):
     async with running(tmp_path, shutdown_grace=0.5) as bot:
         await fake.send_command("general", "아주느린")
-        assert await until(lambda: bot.counters.in_flight == 1)
+        await until(lambda: bot.counters.in_flight == 1, what="the slow command never ran")
         started = time.monotonic()
         await bot.drain_and_close()
         assert 0.5 <= time.monotonic() - started < 1.5
