@@ -5,7 +5,6 @@ characters stripped from what the provider is sent. Every refusal is private."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -19,6 +18,7 @@ from sandbox.discord import FakeDiscord
 from sandbox.providers import FakeMiniMax, FakeOpenAI, FakeStability
 from tests.image_results import finished
 from tests.integration.bot.inprocess import discord_double, running_bot
+from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -112,11 +112,8 @@ async def test_a_flagged_prompt_never_reaches_the_provider_nor_costs_quota(world
     result = await world.image("고양이 [[flag]]")
     assert result.ephemeral and result.content == FLAGGED
     # A refusal, not an answer nor a failure; nothing left in flight. (Counted just after
-    # the private message went out: wait for it, with a generous deadline.)
-    for _ in range(200):
-        if world.bot.counters.refused != refused_before:
-            break
-        await asyncio.sleep(0.01)
+    # the private message went out: wait for it.)
+    await until(lambda: world.bot.counters.refused != refused_before, what="never counted")
     assert world.bot.counters.refused == refused_before + 1
     assert world.bot.metrics.sample("mib_events_total", **sample) == metric_before + 1
     assert world.bot.counters.in_flight == 0
