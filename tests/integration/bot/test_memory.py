@@ -92,3 +92,32 @@ async def test_redis_keeps_the_conversation_for_every_instance(key_prefix, redis
     ]
     await one.close()
     await four.close()
+
+
+async def test_a_conversation_of_exactly_the_budget_is_kept_whole(memory_factory):
+    memory = memory_factory(budget_chars=10)
+    for turn in (user(1, "가나다"), answer(1, "라마바사"), user(2, "아자차")):  # 3 + 4 + 3
+        await memory.save("c", turn)
+    assert [t.text for t in await memory.history("c")] == ["가나다", "라마바사", "아자차"]
+    await memory.save("c", answer(2, "카"))  # 11: the oldest goes
+    assert [t.text for t in await memory.history("c")] == ["라마바사", "아자차", "카"]
+
+
+async def test_forgetting_a_conversation_never_had_is_fine(memory_factory):
+    memory = memory_factory()
+    await memory.forget("never-saved")
+    assert await memory.history("never-saved") == []
+
+
+async def test_redis_layout_one_readable_list_per_conversation(key_prefix, redis_url):
+    """`{prefix}memory:{conversation}`, a list of turns as UTF-8 JSON with their length
+    (ARCHITECTURE.md, "Redis key layout"); it expires `ttl_s` after the last save."""
+    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
+    await RedisMemory(link, budget_chars=100, ttl_s=60).save("thread:7", user(1, "안녕"))
+    key = f"{key_prefix}memory:thread:7"
+    assert await link.redis.lrange(key, 0, -1) == [
+        '{"role": "user", "text": "안녕", "turn_id": "e1:user", "input_tokens": null, '
+        '"output_tokens": null, "chars": 2}'
+    ]
+    assert 59_000 < await link.redis.pttl(key) <= 60_000
+    await link.close()

@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 from bot.store.quotas import (
     LocalQuotas,
+    QuotasWithStandIn,
     RedisQuotas,
+    Reservation,
     counter_name,
     key_fingerprint,
     next_reset,
@@ -59,6 +62,9 @@ async def test_a_released_unit_can_be_reserved_again_and_never_goes_below_zero(q
     await store.release(first)  # twice: still zero
     assert await store.used(counter) == 0
     assert await store.reserve(counter, 1) is not None
+    unknown = counter_name("openai", "k", "20261128")
+    await store.release(Reservation(unknown, 1))  # never reserved here: nothing to give back
+    assert await store.used(unknown) == 0
 
 
 async def test_keys_and_days_have_their_own_counters(quotas_factory):
@@ -99,3 +105,28 @@ def test_a_counter_names_the_key_by_fingerprint_only():
 def test_days_follow_the_operators_timezone(utc, day, reset_utc):
     assert quota_day(utc, SEOUL) == day
     assert next_reset(utc, SEOUL) == reset_utc
+
+
+async def test_redis_layout_one_counter_per_provider_key_and_day(key_prefix, redis_url):
+    """`{prefix}quota:{provider}:{key fingerprint}:{YYYYMMDD}`, kept two days
+    (ARCHITECTURE.md, "Redis key layout")."""
+    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
+    await RedisQuotas(link).reserve(counter_name("minimax", "k", "20261129"), 5)
+    key = f"{key_prefix}quota:minimax:{key_fingerprint('k')}:20261129"
+    assert await link.redis.get(key) == "1"
+    assert 2 * 86400 - 5 < await link.redis.ttl(key) <= 2 * 86400
+    await link.close()
+
+
+async def test_without_redis_units_are_counted_here_and_the_operator_is_told():
+    link = RedisLink("redis://127.0.0.1:9/0", prefix="t:", warmup_s=1, degrade_after_s=1)
+    quotas = QuotasWithStandIn(RedisQuotas(link))  # nothing listens on port 9
+    counter = counter_name("minimax", "k", "20261129")
+    with structlog.testing.capture_logs() as logs:
+        unit = await quotas.reserve(counter, 2)
+    assert unit is not None and unit.stand_in and unit.used == 1
+    assert await quotas.used(counter) == 1, "what this process counted"
+    [line] = [e for e in logs if e["event"] == "quota_counted_locally"]
+    assert line["log_level"] == "warning" and line["counter"] == counter
+    assert "127.0.0.1:9" in line["error"], "the error says which Redis was unreachable"
+    await link.close()

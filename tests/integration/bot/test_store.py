@@ -162,6 +162,30 @@ async def test_the_canary_counts_each_receiver_for_a_minute(key_prefix, redis_cl
         await store.close()
 
 
+async def test_back_from_an_outage_each_rank_holds_off_half_a_second_plus_its_stagger(
+    key_prefix, redis_client, redis_url
+):
+    """A claim that vanished with Redis: its holder gets 0.5 s to write it back, and the
+    ranks after it keep their order (rank r: 0.5 s + r x 0.1 s) before taking it."""
+    holder, rank1, rank2 = (make(i, key_prefix, redis_url) for i in (1, 4, 2))
+    assert (await holder.claims.claim("v")).state is WON
+    await redis_client.delete(f"{key_prefix}claim:v")  # Redis came back without its data
+    held = [
+        await store.claims.claim("v", rank, after_outage=True)
+        for store, rank in ((holder, 0), (rank1, 1), (rank2, 2))
+    ]
+    assert [(r.state, r.retry_in_s) for r in held] == [
+        (ClaimState.HELD_OFF, 0.5),
+        (ClaimState.HELD_OFF, 0.6),
+        (ClaimState.HELD_OFF, 0.7),
+    ]
+    assert await redis_client.get(f"{key_prefix}claim:v") is None, "nothing taken meanwhile"
+    assert (await rank1.claims.claim("v", 1)).state is WON, "after the hold-off it is free"
+    assert (await rank2.claims.claim("v", 2, after_outage=True)).state is PENDING
+    for store in (holder, rank1, rank2):
+        await store.close()
+
+
 async def test_a_lapsed_lease_is_retaken_in_rank_order(key_prefix, redis_url):
     holder, rank1, rank3 = (make(i, key_prefix, redis_url) for i in (1, 4, 3))
     assert (await holder.claims.claim("8")).state is WON
