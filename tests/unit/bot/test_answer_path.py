@@ -16,6 +16,7 @@ import discord
 import pytest
 import structlog
 
+from bot.access import AccessPolicy
 from bot.answering import (
     GENERIC_FAILURE,
     AlreadyShown,
@@ -28,6 +29,7 @@ from bot.gate import GateResult, Verdict
 from bot.metrics import Metrics
 from bot.status import Counters
 from bot.store import local_store
+from env_manager import Settings
 from services.errors import UserFacingError
 
 KEY = "1300000000000000001"
@@ -326,3 +328,41 @@ async def test_the_first_output_is_measured_once_per_event() -> None:
     labels = {"command": "채팅"}
     assert metrics.sample("mib_first_output_seconds_count", **labels) == 1.0
     assert metrics.sample("mib_first_output_seconds_sum", **labels) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    ("access", "shown"),
+    [
+        (
+            {"access_deny_users": "7"},
+            "이 봇을 사용할 수 없는 계정이에요. 관리자에게 문의해 주세요.",
+        ),
+        (
+            {"access_deny_users": "채팅:7"},
+            "이 계정으로는 /채팅 명령을 쓸 수 없어요. 관리자에게 문의해 주세요.",
+        ),
+        (
+            {"access_allow_channels": "채팅:10"},  # the event's channel is 9
+            "이 채널에서는 /채팅 명령을 쓸 수 없어요. 허용된 채널에서 다시 시도해 주세요.",
+        ),
+        ({"access_allow_channels": "채팅:9"}, "ok"),
+        ({"access_deny_users": "8"}, "ok"),
+    ],
+)
+async def test_the_winner_asks_the_access_lists_with_the_events_requester(access, shown):
+    policy = AccessPolicy(Settings.build(**access).access)
+    path = AnswerPath(ScriptedGate(ANSWER), Counters(), Metrics("1"), access=policy)  # type: ignore[arg-type]
+    replies: list[str] = []
+
+    async def reply(text: str) -> None:
+        replies.append(text)
+
+    async def work() -> None:
+        replies.append("ok")
+
+    with structlog.testing.capture_logs() as logs:
+        await path.handle(event(), work, reply)
+        await path.close()
+    assert replies == [shown]
+    refused = [e["rule"] for e in logs if e["event"] == "event_refused"]
+    assert refused == ([] if shown == "ok" else ["access"])
