@@ -162,6 +162,19 @@ async def test_the_canary_counts_each_receiver_for_a_minute(key_prefix, redis_cl
         await store.close()
 
 
+async def test_a_pending_claim_says_when_the_holders_lease_ends_in_seconds(
+    key_prefix, redis_client, redis_url
+):
+    store = make(4, key_prefix, redis_url)
+    seconds, micros = await redis_client.time()
+    lease_end_ms = seconds * 1000 + micros // 1000 + 10_000_000  # a lease of 10,000 s
+    await redis_client.set(f"{key_prefix}claim:far", f"p:1.other:{lease_end_ms}")
+    rank0, rank2 = await store.claims.claim("far"), await store.claims.claim("far", 2)
+    assert rank0.state is PENDING and 9_999 < rank0.retry_in_s <= 10_000
+    assert rank2.state is PENDING and 10_000.1 < rank2.retry_in_s <= 10_000.2
+    await store.close()
+
+
 async def test_back_from_an_outage_each_rank_holds_off_half_a_second_plus_its_stagger(
     key_prefix, redis_client, redis_url
 ):
