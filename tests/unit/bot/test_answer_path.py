@@ -31,6 +31,7 @@ from bot.status import Counters
 from bot.store import local_store
 from env_manager import Settings
 from services.errors import UserFacingError
+from tests.waiting import until
 
 KEY = "1300000000000000001"
 FIELDS = {
@@ -366,3 +367,29 @@ async def test_the_winner_asks_the_access_lists_with_the_events_requester(access
     assert replies == [shown]
     refused = [e["rule"] for e in logs if e["event"] == "event_refused"]
     assert refused == ([] if shown == "ok" else ["access"])
+
+
+@pytest.mark.parametrize(
+    ("claimed", "acked", "ack_count"),
+    [
+        (True, True, 1.0),  # the held claim sees Discord take the answer
+        (False, True, 1.0),  # static routing (Redis down): no claim, still timed
+        (False, False, None),  # never acknowledged: nothing to time
+    ],
+)
+async def test_the_acknowledgement_is_timed_once_with_or_without_a_claim(
+    claimed, acked, ack_count
+) -> None:
+    metrics = Metrics("1")
+    gate = ScriptedGate(GateResult(Verdict.ANSWER, claimed=claimed, rank=0))
+    path = AnswerPath(gate, Counters(), metrics)  # type: ignore[arg-type]
+
+    async def work() -> None:
+        pass
+
+    await path.handle(event(), work, work, acknowledged=lambda: acked)  # type: ignore[arg-type]
+    # The event is ten seconds old: holding or watching it ends at once, then the canary.
+    await until(lambda: not path._background, what="the path's background work never ended")
+    assert metrics.sample("mib_ack_seconds_count", command="채팅") == ack_count
+    if ack_count:  # from the event's creation, ten seconds ago
+        assert 10.0 <= metrics.sample("mib_ack_seconds_sum", command="채팅") < 20.0
