@@ -79,11 +79,11 @@ AUTOCOMPLETE = discord.InteractionType.autocomplete
 
 
 @pytest.mark.parametrize(
-    ("interaction", "calls"),
+    ("state", "calls"),
     [
-        (FakeInteraction(), [("send_message", "안 돼요", {"ephemeral": True})]),
+        ({}, [("send_message", "안 돼요", {"ephemeral": True})]),
         (
-            FakeInteraction(done=DEFERRED),
+            {"done": DEFERRED},
             [
                 (
                     "edit_original",
@@ -91,9 +91,9 @@ AUTOCOMPLETE = discord.InteractionType.autocomplete
                 )
             ],
         ),
-        (FakeInteraction(done=MESSAGE), [("followup", "안 돼요", {"ephemeral": True})]),
-        (FakeInteraction(kind=AUTOCOMPLETE), [("autocomplete", [], {})]),
-        (FakeInteraction(kind=AUTOCOMPLETE, done=MESSAGE), []),
+        ({"done": MESSAGE}, [("followup", "안 돼요", {"ephemeral": True})]),
+        ({"kind": AUTOCOMPLETE}, [("autocomplete", [], {})]),
+        ({"kind": AUTOCOMPLETE, "done": MESSAGE}, []),
     ],
     ids=[
         "before-any-response",
@@ -103,7 +103,8 @@ AUTOCOMPLETE = discord.InteractionType.autocomplete
         "autocomplete-done",
     ],
 )
-async def test_an_error_is_shown_where_the_user_will_see_it(interaction, calls) -> None:
+async def test_an_error_is_shown_where_the_user_will_see_it(state, calls) -> None:
+    interaction = FakeInteraction(**state)
     await reply_error(interaction, "안 돼요")  # type: ignore[arg-type]
     assert interaction.calls == calls
 
