@@ -94,6 +94,8 @@ class Ran:
     counters: tuple[int, int, int, int]  # handled, failed, refused, in flight
     outcome: dict[str, float]  # mib_events_total samples that are set
     logs: list[dict]
+    metrics: Metrics
+    kept: tuple[set, dict]  # what the path still holds for events once they are over
 
 
 async def run(result: GateResult, work_raises: BaseException | None, **kwargs) -> Ran:
@@ -105,13 +107,19 @@ async def run(result: GateResult, work_raises: BaseException | None, **kwargs) -
     async def reply(text: str) -> None:
         replies.append(text)
 
+    shows_first = kwargs.pop("shows_first", False)
+    the_event = kwargs.pop("event", event())
+
     async def work() -> None:
+        if shows_first:  # a first streamed text or progress line went out
+            path.first_output(the_event.key, the_event.command, the_event.created_at)
         if work_raises is not None:
             raise work_raises
 
     with structlog.testing.capture_logs() as logs:
-        did = await path.handle(kwargs.pop("event", event()), work, reply, **kwargs)
-        await path.close()
+        did = await path.handle(the_event, work, reply, **kwargs)
+        # Ten seconds old: the claim is made final and the canary looks at once.
+        await until(lambda: not path._background, what="background work never ended")
     snap = counters.snapshot()
     outcomes = {
         outcome: value
@@ -128,6 +136,8 @@ async def run(result: GateResult, work_raises: BaseException | None, **kwargs) -
         (snap.handled, snap.failed, snap.refused, snap.in_flight),
         outcomes,
         [e for e in logs if e["event"] != "event_not_seen_by_every_instance"],
+        metrics,
+        (path._shown, path._holding),
     )
 
 
@@ -170,7 +180,7 @@ async def test_work_that_succeeds_is_counted_answered_and_logged_once() -> None:
             (0, 0, 0, 0),
             "dropped",
             "answer_rejected_by_discord",
-            {"log_level": "warning", "code": 40060},
+            {"log_level": "warning", "code": 40060, "age_ms": "about 10 s"},
         ),
         (
             http_error(10062),  # the interaction expired
@@ -178,7 +188,7 @@ async def test_work_that_succeeds_is_counted_answered_and_logged_once() -> None:
             (0, 0, 0, 0),
             "dropped",
             "answer_rejected_by_discord",
-            {"log_level": "warning", "code": 10062},
+            {"log_level": "warning", "code": 10062, "age_ms": "about 10 s"},
         ),
         (
             RefusalShown("flagged by moderation"),
@@ -202,11 +212,15 @@ async def test_work_that_succeeds_is_counted_answered_and_logged_once() -> None:
 async def test_each_failure_is_shown_counted_and_logged_its_way(
     raised, replies, counters, outcome, log_event, log_fields
 ) -> None:
-    ran = await run(ANSWER, raised)
+    ran = await run(ANSWER, raised, shows_first=True)
     assert ran.did_work is True, "the work was ours, whatever became of it"
     assert (ran.replies, ran.counters, ran.outcome) == (replies, counters, {outcome: 1.0})
     line = only(ran.logs, log_event)
+    if "age_ms" in log_fields:  # the event's age when Discord said no
+        assert 10_000 <= line["age_ms"] < 15_000
+        line = {**line, "age_ms": "about 10 s"}
     assert {k: line[k] for k in log_fields} == log_fields
+    assert ran.kept == (set(), {}), "nothing kept for an event that is over"
     assert {k: line[k] for k in FIELDS} == FIELDS
     assert not [e for e in ran.logs if e["event"] == "event_answered"]
 
@@ -225,6 +239,7 @@ async def test_a_refusal_from_admission_is_answered_instead_of_the_work() -> Non
     assert (ran.counters, ran.outcome) == ((0, 0, 1, 0), {"refused": 1.0})
     line = only(ran.logs, "event_refused")
     assert (line["rule"], line["reason"]) == ("admission", "오늘 쓸 수 있는 양을 다 썼어요.")
+    assert {k: line[k] for k in FIELDS} == FIELDS
 
 
 @pytest.mark.parametrize(
@@ -393,3 +408,46 @@ async def test_the_acknowledgement_is_timed_once_with_or_without_a_claim(
     assert metrics.sample("mib_ack_seconds_count", command="채팅") == ack_count
     if ack_count:  # from the event's creation, ten seconds ago
         assert 10.0 <= metrics.sample("mib_ack_seconds_sum", command="채팅") < 20.0
+
+
+async def test_the_end_of_the_work_is_timed_once_per_event_from_its_creation() -> None:
+    ran = await run(ANSWER, None)
+    labels = {"command": "채팅"}
+    assert ran.metrics.sample("mib_completion_seconds_count", **labels) == 1.0
+    assert 10.0 <= ran.metrics.sample("mib_completion_seconds_sum", **labels) < 15.0
+    # It never showed anything before the end: its first output is its end.
+    assert ran.metrics.sample("mib_first_output_seconds_count", **labels) == 1.0
+    assert ran.kept == (set(), {})
+
+
+async def test_every_event_gets_its_own_first_output_measure() -> None:
+    metrics = Metrics("1")
+    path = AnswerPath(ScriptedGate(ANSWER), Counters(), metrics)  # type: ignore[arg-type]
+
+    async def work() -> None:
+        pass
+
+    for key in ("1300000000000000011", "1300000000000000012", "1300000000000000013"):
+        await path.handle(event(key=key), work, work)  # type: ignore[arg-type]
+    await path.close()
+    assert metrics.sample("mib_first_output_seconds_count", command="채팅") == 3.0
+
+
+async def test_a_late_acknowledgement_without_a_claim_is_still_timed() -> None:
+    """Static routing: Discord takes the answer 1.7 s after the event's creation."""
+    metrics = Metrics("1")
+    static = GateResult(Verdict.ANSWER, claimed=False, rank=0)
+    path = AnswerPath(ScriptedGate(static), Counters(), metrics)  # type: ignore[arg-type]
+    young = Event(EventKind.COMMAND, KEY, "채팅", "채팅방-1", created_at=time.time() - 1.5)
+
+    async def work() -> None:
+        pass
+
+    await path.handle(young, work, work, acknowledged=lambda: time.time() >= young.created_at + 1.7)  # type: ignore[arg-type]
+    await until(
+        lambda: metrics.sample("mib_ack_seconds_count", command="채팅") == 1.0,
+        timeout=3.0,
+        what="the acknowledgement was never timed",
+    )
+    assert 1.7 <= metrics.sample("mib_ack_seconds_sum", command="채팅") < 2.5
+    await path.close()

@@ -24,6 +24,7 @@ from bot.answering import (
     EventKind,
     error_reply_nonce,
     first_reply_nonce,
+    guarded_autocomplete,
     has_original_response,
     interaction_event,
     message_event,
@@ -297,3 +298,45 @@ def test_the_requester_the_access_lists_see() -> None:
         role_ids=frozenset({4}),
         user_id=0,  # unknown user: matches no user list
     )
+
+
+def test_a_thread_whose_parent_is_not_cached_routes_by_the_clients_channel() -> None:
+    thread = object.__new__(discord.Thread)
+    thread.parent_id = 9
+    thread.guild = SimpleNamespace(get_channel=lambda i: None)  # type: ignore[assignment]
+    client = SimpleNamespace(
+        get_channel=lambda i: SimpleNamespace(name="채팅방-1") if i == 9 else None
+    )
+    message = SimpleNamespace(
+        id=5,
+        guild=SimpleNamespace(id=GUILD),
+        channel=thread,
+        author=SimpleNamespace(id=7),
+        created_at=dt.datetime(2026, 11, 29, tzinfo=dt.UTC),
+    )
+    assert message_event(message, client, "채팅").channel_name == "채팅방-1"  # type: ignore[arg-type]
+
+
+async def test_a_failing_autocomplete_offers_nothing_and_is_counted_as_failed() -> None:
+    failed: list[tuple[str, str]] = []
+    answers = SimpleNamespace(failed=lambda event, exc: failed.append((event.key, repr(exc))))
+    interaction = object.__new__(discord.Interaction)
+    fields = {
+        "id": INTERACTION_ID,
+        "type": AUTOCOMPLETE,
+        "data": {"name": "이미지"},
+        "guild_id": GUILD,
+        "channel": SimpleNamespace(name="이미지생성-1", id=21),
+        "user": SimpleNamespace(id=7),
+        "_client": SimpleNamespace(answers=answers, get_channel=lambda i: None),
+    }
+    for name, value in fields.items():
+        setattr(interaction, name, value)
+
+    @guarded_autocomplete
+    async def choices(cog: object, interaction: discord.Interaction, current: str) -> list:
+        raise ValueError("bug in the choices")
+
+    assert choices.__mib_guarded__ is True  # type: ignore[attr-defined]
+    assert await choices(object(), interaction, "고") == []
+    assert failed == [(str(INTERACTION_ID), "ValueError('bug in the choices')")]
