@@ -340,3 +340,25 @@ async def test_a_failing_autocomplete_offers_nothing_and_is_counted_as_failed() 
     assert choices.__mib_guarded__ is True  # type: ignore[attr-defined]
     assert await choices(object(), interaction, "고") == []
     assert failed == [(str(INTERACTION_ID), "ValueError('bug in the choices')")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "event_kind", "command"),
+    [
+        (discord.InteractionType.application_command, {"name": "핑"}, EventKind.COMMAND, "핑"),
+        (discord.InteractionType.modal_submit, {"custom_id": "m"}, EventKind.MODAL, ""),
+        (discord.InteractionType.autocomplete, None, EventKind.AUTOCOMPLETE, ""),
+        (discord.InteractionType.ping, None, EventKind.COMMAND, ""),  # not ours: routes as work
+    ],
+)
+def test_an_interactions_kind_and_command_name(kind, data, event_kind, command) -> None:
+    interaction = SimpleNamespace(
+        id=INTERACTION_ID, type=kind, data=data, guild_id=None, channel=None, user=None
+    )
+    event = interaction_event(interaction, client=None)  # type: ignore[arg-type]
+    assert (event.kind, event.command, event.user_id, event.role_ids) == (
+        event_kind,
+        command,
+        None,
+        frozenset(),
+    )
