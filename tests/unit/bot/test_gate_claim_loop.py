@@ -11,10 +11,21 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import structlog
 
 import bot.gate as gate_module
-from bot.gate import ACT_DEADLINE_S, AnswerGate
+from bot.gate import (
+    ACT_DEADLINE_S,
+    NOBODY_CAN_SERVE,
+    Admission,
+    AdmissionKind,
+    AnswerGate,
+    GateResult,
+    Verdict,
+)
+from bot.metrics import Metrics
 from bot.store import Mode
+from bot.store.base import AliveView
 from bot.store.claims import LOST, RETAKEN, UNKNOWN, WON, ClaimResult, ClaimState
 from env_manager import Settings
 
@@ -147,3 +158,211 @@ async def test_an_unreachable_store_near_the_deadline_waits_only_what_is_left(mo
 async def test_the_rank_is_passed_to_the_store(monkeypatch) -> None:
     _, asked, _ = await claim([pending(0.1), WON], monkeypatch, rank=3)
     assert asked == [(3, False), (3, False)]
+
+
+# ---- should_answer: who acts, at which rank, after which wait ----
+
+
+class Admits:
+    """An admission that answers `kind` and counts what it gave back."""
+
+    def __init__(self, kind: AdmissionKind, message: str | None = None) -> None:
+        self.kind, self.message = kind, message
+        self.asked: list[str] = []
+        self.released = 0
+
+    async def __call__(self, command: str) -> Admission:
+        self.asked.append(command)
+
+        async def release() -> None:
+            self.released += 1
+
+        return Admission(self.kind, self.message, release)
+
+
+def fleet_gate(
+    instance: str,
+    answers: list[ClaimResult],
+    alive: set[int],
+    monkeypatch,
+    *,
+    mode: Mode = Mode.REDIS,
+    trusted: bool = True,
+) -> tuple[AnswerGate, FakeClock, ScriptedClaims]:
+    clock = FakeClock(CREATED + 0.05)  # the event arrives 50 ms after its creation
+    monkeypatch.setattr(gate_module, "time", clock)
+    monkeypatch.setattr(gate_module, "asyncio", clock)
+    store = SimpleNamespace(mode=mode)
+    store.claims = ScriptedClaims(list(answers), store)
+    view = AliveView(frozenset(alive), trusted)
+    store.liveness = SimpleNamespace(alive_view=lambda: view)
+    # Unsuffixed keys: every instance holds every area's key, so all four can cover.
+    settings = Settings.build(instance_id=instance, **EVERY_KEY)
+    gate = AnswerGate(settings, store, claim_step=0.4)  # type: ignore[arg-type]
+    gate.metrics = Metrics(instance)
+    return gate, clock, store.claims
+
+
+ALL = {1, 2, 3, 4}
+EVERY_KEY = {"openai_api_key": "o", "minimax_api_key": "m", "stability_api_key": "s"}
+
+
+@pytest.mark.parametrize(
+    ("instance", "alive", "answers", "verdict", "rank", "slept", "asked"),
+    [
+        # /채팅 in 채팅방-1 orders 1 -> 4 -> 2 -> 3 (every instance holds every key here).
+        ("1", ALL, [WON], Verdict.ANSWER, 0, [], [(0, False)]),
+        ("4", ALL, [LOST], Verdict.SILENT, None, [0.35], [(1, False)]),
+        ("2", ALL, [LOST], Verdict.SILENT, None, [0.75], [(2, False)]),
+        ("3", ALL, [LOST], Verdict.SILENT, None, [1.15], [(3, False)]),
+        ("4", {2, 3, 4}, [WON], Verdict.ANSWER, 0, [], [(0, False)]),  # 1 is gone
+        ("3", {2, 3}, [WON], Verdict.ANSWER, 1, [0.35], [(1, False)]),  # 1 and 4 gone
+        ("3", {1, 2, 4}, [], Verdict.SILENT, None, [], []),  # 3 not connected: not asked
+    ],
+    ids=["owner", "rank-1", "rank-2", "rank-3", "owner-gone", "third-in-order", "not-connected"],
+)
+async def test_who_acts_at_which_rank(
+    monkeypatch, instance, alive, answers, verdict, rank, slept, asked
+) -> None:
+    gate, clock, claims = fleet_gate(instance, answers, alive, monkeypatch)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.rank, clock.slept, claims.asked) == (
+        verdict,
+        rank,
+        slept,
+        asked,
+    )
+    assert result.claimed is (verdict is Verdict.ANSWER)
+
+
+async def test_covering_for_the_owner_is_logged_and_counted(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("4", [RETAKEN], ALL, monkeypatch)
+    with structlog.testing.capture_logs() as logs:
+        result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.rank, result.claimed, result.retaken) == (
+        Verdict.ANSWER,
+        1,
+        True,
+        True,
+    )
+    assert [(e["event"], e["rank"], e["owner"], e["event_key"]) for e in logs] == [
+        ("covered_for_owner", 1, 1, "e1")
+    ]
+    assert gate.metrics.sample("mib_takeovers_total", command="채팅") == 1.0
+    assert gate.metrics.sample("mib_claims_total", result="won") == 1.0
+
+
+async def test_the_owner_answering_is_not_a_takeover(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("1", [WON], ALL, monkeypatch)
+    with structlog.testing.capture_logs() as logs:
+        await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert logs == []
+    assert gate.metrics.sample("mib_takeovers_total", command="채팅") is None
+
+
+async def test_a_lost_claim_gives_back_what_admission_reserved(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("4", [LOST], ALL, monkeypatch)
+    gate.admit = admits = Admits(AdmissionKind.SERVE)
+    assert (await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)).verdict is Verdict.SILENT
+    assert (admits.asked, admits.released) == (["채팅"], 1)
+    assert gate.metrics.sample("mib_claims_total", result="lost") == 1.0
+
+
+async def test_a_won_claim_keeps_what_admission_reserved(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("1", [WON], ALL, monkeypatch)
+    gate.admit = admits = Admits(AdmissionKind.SERVE)
+    assert (await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)).verdict is Verdict.ANSWER
+    assert admits.released == 0
+
+
+async def test_a_decline_before_the_last_rank_leaves_the_event_to_the_next(monkeypatch) -> None:
+    gate, clock, claims = fleet_gate("1", [WON], ALL, monkeypatch)
+    gate.admit = Admits(AdmissionKind.DECLINE, "키가 다 떨어졌어요")
+    with structlog.testing.capture_logs() as logs:
+        result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert result == GateResult(Verdict.SILENT, declined=True, rank=0)
+    assert (claims.asked, clock.slept) == ([], []), "no claim, no wait"
+    assert [(e["event"], e["rank"], e["command"]) for e in logs] == [("declined", 0, "채팅")]
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (None, NOBODY_CAN_SERVE),
+        ("오늘 쓸 수 있는 양을 다 썼어요.", "오늘 쓸 수 있는 양을 다 썼어요."),
+    ],
+)
+async def test_the_last_rank_says_why_instead_of_declining(monkeypatch, message, shown) -> None:
+    gate, _, _ = fleet_gate("3", [WON], ALL, monkeypatch)
+    gate.admit = Admits(AdmissionKind.DECLINE, message)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.message, result.claimed, result.rank) == (
+        Verdict.REFUSE,
+        shown,
+        True,
+        3,
+    )
+
+
+async def test_a_refusal_is_the_winners_answer(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("1", [WON], ALL, monkeypatch)
+    gate.admit = Admits(AdmissionKind.REFUSE, "1분에 세 번까지예요.")
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.message, result.claimed) == (
+        Verdict.REFUSE,
+        "1분에 세 번까지예요.",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("instance", "verdict"), [("1", Verdict.ANSWER), ("4", Verdict.SILENT), ("2", Verdict.SILENT)]
+)
+async def test_without_redis_the_configured_owner_answers_alone(monkeypatch, instance, verdict):
+    gate, clock, claims = fleet_gate(instance, [], {4}, monkeypatch, mode=Mode.DEGRADED)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.claimed, claims.asked, clock.slept) == (verdict, False, [], [])
+
+
+async def test_a_static_owner_that_cannot_serve_says_so(monkeypatch) -> None:
+    gate, _, _ = fleet_gate("1", [], ALL, monkeypatch, mode=Mode.DEGRADED)
+    gate.admit = Admits(AdmissionKind.DECLINE)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.message, result.rank) == (Verdict.REFUSE, NOBODY_CAN_SERVE, 0)
+
+
+@pytest.mark.parametrize(("instance", "verdict"), [("1", Verdict.ANSWER), ("4", Verdict.SILENT)])
+async def test_a_store_gone_for_good_mid_claim_falls_back_to_static(monkeypatch, instance, verdict):
+    gate, _, _ = fleet_gate(instance, [UNKNOWN], ALL, monkeypatch)
+    gate.admit = admits = Admits(AdmissionKind.SERVE)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.claimed) == (verdict, False)
+    # The ranked admission is given back; the static owner asks again for its own.
+    assert admits.released == 1 and len(admits.asked) == (2 if verdict is Verdict.ANSWER else 1)
+
+
+async def test_warming_up_ranks_over_every_instance(monkeypatch) -> None:
+    # The view after an outage may still miss 1: rank as if all were alive.
+    gate, clock, claims = fleet_gate("4", [WON], {4}, monkeypatch, trusted=False)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.rank, clock.slept, claims.asked) == (1, [0.35], [(1, False)])
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [(WON, Verdict.ANSWER), (LOST, Verdict.SILENT)])
+async def test_one_process_answers_each_event_once(monkeypatch, answer, verdict) -> None:
+    gate, clock, claims = fleet_gate("all", [answer], set(), monkeypatch)
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.claimed, claims.asked, clock.slept) == (
+        verdict,
+        verdict is Verdict.ANSWER,
+        [(0, False)],
+        [],
+    )
+
+
+async def test_an_unknown_command_routes_like_a_utility(monkeypatch) -> None:
+    # A button of an old message names no command: it goes to the channel's owner.
+    gate, _, _ = fleet_gate("2", [WON], ALL, monkeypatch)
+    gate.admit = admits = Admits(AdmissionKind.SERVE)
+    result = await gate.should_answer("e1", "이미지생성-1", "새로고침", CREATED)
+    assert (result.verdict, result.rank, admits.asked) == (Verdict.ANSWER, 0, ["상태"])
