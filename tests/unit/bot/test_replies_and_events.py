@@ -362,3 +362,29 @@ def test_an_interactions_kind_and_command_name(kind, data, event_kind, command) 
         None,
         frozenset(),
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "source"),
+    [
+        ("msg:88", {"message_id": "88"}),
+        ("1300000000000000001", {"interaction_id": "1300000000000000001"}),
+    ],
+)
+def test_every_log_line_of_a_request_names_its_source(key, source) -> None:
+    event = Event(EventKind.MESSAGE, key, "채팅", "채팅방-1", 0.0, GUILD, 7, 9, frozenset({4}))
+    assert event.request_fields() == {
+        **source,
+        "command": "채팅",
+        "guild_id": GUILD,
+        "channel": "채팅방-1",
+        "user_id": 7,
+    }
+    assert event.log_fields() == {
+        "event_kind": "message",
+        "event_key": key,
+        "command": "채팅",
+        "channel": "채팅방-1",
+        "guild_id": GUILD,
+        "user_id": 7,
+    }
