@@ -451,3 +451,27 @@ async def test_a_late_acknowledgement_without_a_claim_is_still_timed() -> None:
     )
     assert 1.7 <= metrics.sample("mib_ack_seconds_sum", command="채팅") < 2.5
     await path.close()
+
+
+async def test_the_end_of_the_work_makes_the_claim_final_without_an_acknowledgement() -> None:
+    """A routed chat message has no interaction to acknowledge: its claim is made final
+    when the reply is out, not a lease after the act deadline."""
+    finalized: list[str] = []
+    gate = ScriptedGate(ANSWER)
+    claims = gate.store.claims
+
+    async def finalize(key: str) -> bool:
+        finalized.append(key)
+        return True
+
+    claims.finalize = finalize  # type: ignore[method-assign]
+    path = AnswerPath(gate, Counters(), Metrics("1"))  # type: ignore[arg-type]
+    young = Event(EventKind.MESSAGE, "msg:5", "채팅", "채팅방-1", created_at=time.time())
+
+    async def work() -> None:
+        pass
+
+    await path.handle(young, work, work)  # type: ignore[arg-type]
+    await until(lambda: finalized == ["msg:5"], timeout=1.0, what="not final after the work")
+    assert not path.settling
+    await path.close()

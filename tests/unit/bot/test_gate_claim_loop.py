@@ -358,6 +358,7 @@ async def test_one_process_answers_each_event_once(monkeypatch, answer, verdict)
         [(0, False)],
         [],
     )
+    assert result.rank == (0 if verdict is Verdict.ANSWER else None)
 
 
 async def test_an_unknown_command_routes_like_a_utility(monkeypatch) -> None:

@@ -211,6 +211,12 @@ def member(*roles: int) -> discord.Member:
     return m
 
 
+def dm_channel(channel_id: int) -> discord.DMChannel:
+    dm = object.__new__(discord.DMChannel)
+    dm.id = channel_id
+    return dm
+
+
 def thread_of(parent_id: int, parent_name: str) -> discord.Thread:
     t = object.__new__(discord.Thread)
     t.parent_id = parent_id
@@ -238,7 +244,7 @@ def test_a_members_roles_leave_out_everyone_and_a_dm_has_none() -> None:
             {11},
         ),
         (SimpleNamespace(id=GUILD), thread_of(9, "채팅방-1"), member(11), "채팅방-1", 9, {11}),
-        (None, object.__new__(discord.DMChannel), SimpleNamespace(id=7), None, None, set()),
+        (None, dm_channel(3), SimpleNamespace(id=7), None, None, set()),
     ],
     ids=["channel", "thread", "dm"],
 )
