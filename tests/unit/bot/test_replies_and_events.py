@@ -17,6 +17,7 @@ import pytest
 import structlog
 from discord.utils import SnowflakeList
 
+import bot.answering as answering_module
 from bot.access import Requester
 from bot.answering import (
     GENERIC_FAILURE,
@@ -394,3 +395,26 @@ def test_every_log_line_of_a_request_names_its_source(key, source) -> None:
         "guild_id": GUILD,
         "user_id": 7,
     }
+
+
+def test_an_interaction_in_a_thread_routes_by_its_parent_even_uncached() -> None:
+    thread = object.__new__(discord.Thread)
+    thread.parent_id = 9
+    thread.guild = SimpleNamespace(get_channel=lambda i: None)  # type: ignore[assignment]
+    client = SimpleNamespace(get_channel=lambda i: SimpleNamespace(name="비디오생성-1"))
+    interaction = SimpleNamespace(
+        id=INTERACTION_ID,
+        type=discord.InteractionType.application_command,
+        data={"name": "비디오"},
+        guild_id=GUILD,
+        channel=thread,
+        user=SimpleNamespace(id=7),
+    )
+    event = interaction_event(interaction, client)  # type: ignore[arg-type]
+    assert (event.channel_name, event.channel_id) == ("비디오생성-1", 9)
+
+
+def test_an_events_age_is_in_whole_milliseconds(monkeypatch) -> None:
+    monkeypatch.setattr(answering_module, "time", SimpleNamespace(time=lambda: 1_800_000_002.5))
+    event = Event(EventKind.COMMAND, "1", "핑", None, created_at=1_800_000_000.0)
+    assert event.age_ms() == 2500
