@@ -255,6 +255,7 @@ async def test_a_silent_instance_does_nothing_visible(result, outcome) -> None:
     assert (ran.did_work, ran.replies, ran.counters) == (False, [], (0, 0, 0, 0))
     assert ran.outcome == outcome
     assert [e["event"] for e in ran.logs] == ["event_not_ours"]
+    assert {k: ran.logs[0][k] for k in FIELDS} == FIELDS
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,8 @@ async def test_a_retaken_claim_asks_discord_first(found, did_work, log_events) -
     assert (asked, ran.did_work, ran.replies) == (["asked"], did_work, [])
     assert [e["event"] for e in ran.logs] == log_events
     if found:
-        assert only(ran.logs, "takeover_found_answer")["rank"] == 1
+        line = only(ran.logs, "takeover_found_answer")
+        assert line["rank"] == 1 and {k: line[k] for k in FIELDS} == FIELDS
         assert ran.counters == (0, 0, 0, 0), "not our work: nothing counted"
 
 

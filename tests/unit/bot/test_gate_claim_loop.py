@@ -367,3 +367,15 @@ async def test_an_unknown_command_routes_like_a_utility(monkeypatch) -> None:
     gate.admit = admits = Admits(AdmissionKind.SERVE)
     result = await gate.should_answer("e1", "이미지생성-1", "새로고침", CREATED)
     assert (result.verdict, result.rank, admits.asked) == (Verdict.ANSWER, 0, ["상태"])
+
+
+def test_the_claim_step_comes_from_the_settings_unless_given() -> None:
+    settings = Settings.build(instance_id="2", claim_step=0.3)
+    assert AnswerGate(settings).claim_step == 0.3
+    assert AnswerGate(settings, claim_step=0.1).claim_step == 0.1
+
+
+async def test_a_gate_without_a_shared_store_announces_its_own_instance() -> None:
+    gate = AnswerGate(Settings.build(instance_id="2"))
+    assert await gate.store.liveness.announcing_now(2) is True
+    assert await gate.store.liveness.announcing_now(4) is False
