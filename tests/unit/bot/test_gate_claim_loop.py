@@ -282,7 +282,9 @@ async def test_a_decline_before_the_last_rank_leaves_the_event_to_the_next(monke
         result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
     assert result == GateResult(Verdict.SILENT, declined=True, rank=0)
     assert (claims.asked, clock.slept) == ([], []), "no claim, no wait"
-    assert [(e["event"], e["rank"], e["command"]) for e in logs] == [("declined", 0, "채팅")]
+    assert [(e["event"], e["event_key"], e["rank"], e["command"]) for e in logs] == [
+        ("declined", "e1", 0, "채팅")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -322,6 +324,7 @@ async def test_without_redis_the_configured_owner_answers_alone(monkeypatch, ins
     gate, clock, claims = fleet_gate(instance, [], {4}, monkeypatch, mode=Mode.DEGRADED)
     result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
     assert (result.verdict, result.claimed, claims.asked, clock.slept) == (verdict, False, [], [])
+    assert result.retaken is False, "nothing taken over: Discord is not asked first"
 
 
 async def test_a_static_owner_that_cannot_serve_says_so(monkeypatch) -> None:
@@ -359,6 +362,7 @@ async def test_one_process_answers_each_event_once(monkeypatch, answer, verdict)
         [],
     )
     assert result.rank == (0 if verdict is Verdict.ANSWER else None)
+    assert result.retaken is False
 
 
 async def test_an_unknown_command_routes_like_a_utility(monkeypatch) -> None:
@@ -379,3 +383,12 @@ async def test_a_gate_without_a_shared_store_announces_its_own_instance() -> Non
     gate = AnswerGate(Settings.build(instance_id="2"))
     assert await gate.store.liveness.announcing_now(2) is True
     assert await gate.store.liveness.announcing_now(4) is False
+
+
+async def test_a_refusal_on_a_retaken_claim_says_so(monkeypatch) -> None:
+    """The holder may have answered before it died: a retaken claim's refusal is checked
+    with Discord first, like its work (AnswerPath.admit), so it must carry the flag."""
+    gate, _, _ = fleet_gate("4", [RETAKEN], ALL, monkeypatch)
+    gate.admit = Admits(AdmissionKind.REFUSE, "1분에 세 번까지예요.")
+    result = await gate.should_answer("e1", "채팅방-1", "채팅", CREATED)
+    assert (result.verdict, result.retaken, result.rank) == (Verdict.REFUSE, True, 1)
