@@ -9,10 +9,11 @@ of each: killed / mutants. Survivors listed in tests/mutation-survivors.md with 
 TARGET without them. Linux and macOS only (mutmut forks).
 
 Results are kept in mutants/. `--again` re-tests only the mutants of the named modules
-that were not killed last time (after you wrote a test for them); `--report-only` just
-scores what is there. mutmut runs the tests that reach a mutant fastest first (see
-tests/conftest.py) in `--max-children` processes at once: the in-process fleet tests
-mostly wait on timers and Redis, so twice the cores keeps both cores busy.
+that were not killed last time and are not listed as kept (after you wrote a test);
+`--report-only` just scores what is there. mutmut runs the tests that reach a mutant
+fastest first (see tests/conftest.py) in `--max-children` processes at once: the
+in-process fleet tests mostly wait on timers and Redis, so twice the cores keeps both
+cores busy.
 """
 
 from __future__ import annotations
@@ -93,12 +94,15 @@ def scores(results: str, explained: dict[str, str], wanted: list[str]) -> dict[s
     return found
 
 
-def not_killed(results: str, wanted: list[str]) -> list[str]:
-    """Names of the `wanted` modules' mutants that a test has not killed (yet)."""
+def not_killed(results: str, wanted: list[str], kept: dict[str, str]) -> list[str]:
+    """Names of the `wanted` modules' mutants that no test has killed (yet), leaving out
+    the survivors `kept` on purpose (known to survive: re-testing them costs the most)."""
     names = []
     for line in results.splitlines():
         match = RESULT_LINE.match(line)
-        if match and module_of(match["name"]) in wanted and match["status"] not in KILLED:
+        if not match or match["name"] in kept or match["status"] in KILLED:
+            continue
+        if module_of(match["name"]) in wanted:
             names.append(match["name"])
     return names
 
@@ -150,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module {', '.join(unknown)}; known: {', '.join(MODULES)}")
     wanted = args.modules or list(MODULES)
     mutmut = [sys.executable, "-m", "mutmut"]
+    explained = explained_survivors(SURVIVORS_FILE.read_text(encoding="utf-8"))
     if not args.report_only:
         if args.again:
             if not (ROOT / "mutants").is_dir():
                 parser.error("--again needs an earlier run's results in mutants/")
-            names = not_killed(mutmut_results(mutmut), wanted)
+            names = not_killed(mutmut_results(mutmut), wanted, explained)
         else:
             names = [f"{MODULES[m]}.*" for m in wanted]
         if names:
@@ -166,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
             if run.returncode != 0:
                 print(f"mutate: mutmut run failed (exit {run.returncode})", file=sys.stderr)
                 return 2
-    explained = explained_survivors(SURVIVORS_FILE.read_text(encoding="utf-8"))
     found = scores(mutmut_results(mutmut), explained, wanted)
     print(render(found))
     failing = [m for m, s in found.items() if s.score(excusing=True) < TARGET]

@@ -59,10 +59,16 @@ def test_scores_count_killed_and_timeouts_over_checked_mutants() -> None:
     ]
 
 
-def test_again_re_tests_only_what_no_test_killed_in_the_modules_asked() -> None:
-    assert not_killed(RESULTS, ["router", "settings"]) == [
+def test_again_re_tests_only_what_no_test_killed_and_nobody_kept() -> None:
+    kept = explained_survivors(SURVIVORS)
+    assert not_killed(RESULTS, ["router", "settings"], kept) == [
+        "bot.router.xǁDecisionǁas_json__mutmut_1",
+    ]
+    assert not_killed(RESULTS, ["router", "settings"], {}) == [
         "bot.router.x_route__mutmut_3",
         "bot.router.xǁDecisionǁas_json__mutmut_1",
         "env_manager.x_is_placeholder__mutmut_1",
     ]
-    assert not_killed(RESULTS, ["claims"]) == ["bot.store.claims.xǁRedisClaimsǁclaim__mutmut_3"]
+    assert not_killed(RESULTS, ["claims"], kept) == [
+        "bot.store.claims.xǁRedisClaimsǁclaim__mutmut_3"
+    ]
