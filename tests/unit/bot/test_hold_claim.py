@@ -25,8 +25,11 @@ CREATED = 1_800_000_000.0
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    """Wall and monotonic time for bot.answering; a sleep moves both on, then `on_tick`."""
+
+    def __init__(self, on_tick=lambda now: None) -> None:
         self.now = CREATED  # the hold starts as the event is created
+        self.on_tick = on_tick
 
     def time(self) -> float:
         return self.now
@@ -36,6 +39,7 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
+        self.on_tick(self.now)
         await asyncio.sleep(0)
 
 
@@ -66,33 +70,25 @@ class ScriptedClaims:
 
 
 async def hold(monkeypatch, *, acked_at: float | None, over_at: float | None = None, **script):
-    clock = FakeClock()
+    over = asyncio.Event()
+
+    def end_the_work_at_its_time(now: float) -> None:
+        if over_at is not None and now >= CREATED + over_at:
+            over.set()
+
+    clock = FakeClock(end_the_work_at_its_time)
     monkeypatch.setattr(answering_module, "time", clock)
+    shim = SimpleNamespace(sleep=clock.sleep, create_task=asyncio.create_task, Event=asyncio.Event)
+    monkeypatch.setattr(answering_module, "asyncio", shim)
     claims = ScriptedClaims(clock, **script)
     store = SimpleNamespace(
         claims=claims, liveness=SimpleNamespace(alive_view=lambda: AliveView(frozenset({1}), True))
     )
     path = AnswerPath(SimpleNamespace(store=store), Counters())  # type: ignore[arg-type]
     event = Event(EventKind.COMMAND, "e1", "핑", "채팅방-1", created_at=CREATED)
-    over = asyncio.Event()
-
-    sleep = clock.sleep
-
-    async def sleep_then_maybe_end_the_work(seconds: float) -> None:
-        await sleep(seconds)
-        if over_at is not None and clock.now >= CREATED + over_at:
-            over.set()
-
-    clock.sleep = sleep_then_maybe_end_the_work  # type: ignore[method-assign]
 
     def acknowledged() -> bool:
         return acked_at is not None and clock.now >= CREATED + acked_at
-
-    monkeypatch.setattr(
-        answering_module,
-        "asyncio",
-        SimpleNamespace(sleep=clock.sleep, create_task=asyncio.create_task, Event=asyncio.Event),
-    )
 
     await path._hold_claim(event, over, acknowledged)
     return [call for call in claims.calls if call[0] != "seen_by"], path
