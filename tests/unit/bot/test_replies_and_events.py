@@ -37,7 +37,7 @@ from bot.answering import (
 from services.errors import UserFacingError
 
 GUILD = 500
-INTERACTION_ID = 1_300_000_000_000_000_001  # a snowflake: created 2024-07-… (its time bits)
+INTERACTION_ID = 1_300_000_000_000_000_001  # a snowflake: its time bits say 2024-10-27 07:35:52 UTC
 
 
 def http_error(code: int, status: int = 400) -> discord.HTTPException:
