@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,17 +76,19 @@ def module_of(mutant: str) -> str | None:
     return None
 
 
+def results_of(results: str, wanted: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(module, mutant name, status) of the `wanted` modules' lines of
+    `mutmut results --all true` output."""
+    for line in results.splitlines():
+        match = RESULT_LINE.match(line)
+        if match and (module := module_of(match["name"])) in wanted:
+            yield module, match["name"], match["status"]
+
+
 def scores(results: str, explained: dict[str, str], wanted: list[str]) -> dict[str, Score]:
     """Scores of `wanted` modules from `mutmut results --all true` output."""
     found = {module: Score(module) for module in wanted}
-    for line in results.splitlines():
-        match = RESULT_LINE.match(line)
-        if not match:
-            continue
-        name, status = match["name"], match["status"]
-        module = module_of(name)
-        if module not in found:
-            continue
+    for module, name, status in results_of(results, wanted):
         score = found[module]
         score.counts[status] += 1
         if status in KILLED or status == "not checked":
@@ -97,14 +100,11 @@ def scores(results: str, explained: dict[str, str], wanted: list[str]) -> dict[s
 def not_killed(results: str, wanted: list[str], kept: dict[str, str]) -> list[str]:
     """Names of the `wanted` modules' mutants that no test has killed (yet), leaving out
     the survivors `kept` on purpose (known to survive: re-testing them costs the most)."""
-    names = []
-    for line in results.splitlines():
-        match = RESULT_LINE.match(line)
-        if not match or match["name"] in kept or match["status"] in KILLED:
-            continue
-        if module_of(match["name"]) in wanted:
-            names.append(match["name"])
-    return names
+    return [
+        name
+        for _, name, status in results_of(results, wanted)
+        if status not in KILLED and name not in kept
+    ]
 
 
 def explained_survivors(text: str) -> dict[str, str]:
@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="score the kept results")
     parser.add_argument(
-        "--again", action="store_true", help="re-test only the mutants not killed last time"
+        "--again",
+        action="store_true",
+        help="re-test only the mutants not killed last time nor listed as kept",
     )
     parser.add_argument(
         "--max-children",
