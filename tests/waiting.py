@@ -13,8 +13,10 @@ async def until(
     *,
     timeout: float = 10.0,
     what: str = "the awaited state never came",
+    every: float = 0.01,
 ) -> None:
-    """Poll `predicate` (plain or async) every 10 ms until it holds; fail after `timeout`."""
+    """Poll `predicate` (plain or async) every `every` seconds until it holds; fail after
+    `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         held = predicate()
@@ -23,4 +25,4 @@ async def until(
         if held:
             return
         assert time.monotonic() < deadline, f"{what} (waited {timeout:.0f} s)"
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(every)

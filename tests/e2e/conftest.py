@@ -18,6 +18,7 @@ from sandbox.discord import FakeDiscord, InteractionResult
 from sandbox.fleet import SANDBOX_TOKEN, Fleet
 from sandbox.providers import FakeMiniMax, FakeOpenAI, FakeStability
 from sandbox.redis_server import LocalRedisServer
+from tests import waiting
 
 CHANNELS = ["채팅방-1", "이미지생성-1", "비디오생성-1", "general"]
 THREADS = {"채팅방-1": ["스레드-1"]}
@@ -167,11 +168,9 @@ def summary_owners(result: InteractionResult) -> dict[str, str]:
 async def until(
     predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "never happened"
 ) -> None:
-    """Poll an async predicate until it holds; fail the test after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, what
-        await asyncio.sleep(0.1)
+    """tests/waiting.py's `until`, polling every 0.1 s: a look here is often a request to
+    the fleet (a /metrics page, a /인스턴스 command), and real processes take longer."""
+    await waiting.until(predicate, timeout=timeout, what=what, every=0.1)
 
 
 def http_get(url: str) -> tuple[int, str]:
