@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from bot.store.redis_link import RedisLink
 from sandbox.redis_server import LocalRedisServer
 
 
@@ -28,6 +29,14 @@ async def redis_client(key_prefix: str, redis_url: str) -> AsyncIterator[aioredi
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture
+async def redis_link(key_prefix: str, redis_url: str) -> AsyncIterator[RedisLink]:
+    """A store's link to the session's Redis under this test's prefix, closed afterwards."""
+    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
+    yield link
+    await link.close()
 
 
 @pytest.fixture

@@ -139,23 +139,19 @@ async def test_a_cancel_request_is_seen_by_the_owner_and_survives_its_saves(stor
     assert [j.cancel_requested for j in await store.open_jobs()] == [True]
 
 
-async def test_a_finished_redis_job_expires_after_the_retention(key_prefix, redis_url):
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    store = RedisJobs(link)
-    try:
-        finished = job()
-        await store.create(finished)
-        await store.claim_delivery("j1", "3.aaaa")
-        mark = f"{key_prefix}job:j1:delivery"
-        assert 7 * 24 * 3600 - 5 <= await link.redis.ttl(mark) <= 7 * 24 * 3600
-        assert await link.redis.ttl(f"{key_prefix}job:j1") == -1  # open: kept
-        await link.redis.expire(mark, 60)  # finishing starts the retention afresh
-        finished.state = JobState.DONE
-        await store.save(finished)
-        for key in (f"{key_prefix}job:j1", f"{key_prefix}job:j1:delivery"):
-            assert 7 * 24 * 3600 - 5 <= await link.redis.ttl(key) <= 7 * 24 * 3600
-    finally:
-        await link.close()
+async def test_a_finished_redis_job_expires_after_the_retention(key_prefix, redis_link):
+    store = RedisJobs(redis_link)
+    finished = job()
+    await store.create(finished)
+    await store.claim_delivery("j1", "3.aaaa")
+    mark = f"{key_prefix}job:j1:delivery"
+    assert 7 * 24 * 3600 - 5 <= await redis_link.redis.ttl(mark) <= 7 * 24 * 3600
+    assert await redis_link.redis.ttl(f"{key_prefix}job:j1") == -1  # open: kept
+    await redis_link.redis.expire(mark, 60)  # finishing starts the retention afresh
+    finished.state = JobState.DONE
+    await store.save(finished)
+    for key in (f"{key_prefix}job:j1", f"{key_prefix}job:j1:delivery"):
+        assert 7 * 24 * 3600 - 5 <= await redis_link.redis.ttl(key) <= 7 * 24 * 3600
 
 
 async def test_an_unreachable_redis_raises_instead_of_pretending(key_prefix):
@@ -207,42 +203,36 @@ async def test_the_owners_of_open_jobs_are_one_read(store_factory):
     assert await store.owners() == {"j1": 4}
 
 
-async def test_redis_layout_of_open_jobs(key_prefix, redis_url):
+async def test_redis_layout_of_open_jobs(key_prefix, redis_link):
     """ARCHITECTURE.md, "Redis key layout": `{prefix}job:{id}` (data as readable JSON,
     incarnation), `{prefix}jobs:open` and `{prefix}jobs:owners` ("" in single mode)."""
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    store = RedisJobs(link)
+    store = RedisJobs(redis_link)
     await store.create(job("j1", owner=3))
     await store.create(job("j2", owner=None, incarnation="all.b"))
-    assert await link.redis.hget(f"{key_prefix}job:j1", "incarnation") == "3.aaaa"
-    assert '"prompt": "파도"' in await link.redis.hget(f"{key_prefix}job:j1", "data")
-    assert await link.redis.smembers(f"{key_prefix}jobs:open") == {"j1", "j2"}
-    assert await link.redis.hgetall(f"{key_prefix}jobs:owners") == {"j1": "3", "j2": ""}
+    assert await redis_link.redis.hget(f"{key_prefix}job:j1", "incarnation") == "3.aaaa"
+    assert '"prompt": "파도"' in await redis_link.redis.hget(f"{key_prefix}job:j1", "data")
+    assert await redis_link.redis.smembers(f"{key_prefix}jobs:open") == {"j1", "j2"}
+    assert await redis_link.redis.hgetall(f"{key_prefix}jobs:owners") == {"j1": "3", "j2": ""}
     assert await store.owners() == {"j1": 3, "j2": None}
-    await link.close()
 
 
-async def test_an_open_set_entry_without_its_job_is_skipped(key_prefix, redis_url):
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    store = RedisJobs(link)
+async def test_an_open_set_entry_without_its_job_is_skipped(key_prefix, redis_link):
+    store = RedisJobs(redis_link)
     await store.create(job("j1"))
-    await link.redis.sadd(f"{key_prefix}jobs:open", "gone")  # its hash expired or was lost
+    await redis_link.redis.sadd(f"{key_prefix}jobs:open", "gone")  # its hash expired or was lost
     assert [j.id for j in await store.open_jobs()] == ["j1"]
-    await link.close()
 
 
-async def test_a_fenced_out_finish_leaves_the_new_owners_delivery_alone(key_prefix, redis_url):
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    store = RedisJobs(link)
+async def test_a_fenced_out_finish_leaves_the_new_owners_delivery_alone(key_prefix, redis_link):
+    store = RedisJobs(redis_link)
     stale = job(incarnation="3.old")
     await store.create(stale)
     assert await store.adopt("j1", "3.old", 4, "4.new") is True
     assert await store.claim_delivery("j1", "4.new") is True
-    await link.redis.expire(f"{key_prefix}job:j1:delivery", 60)
+    await redis_link.redis.expire(f"{key_prefix}job:j1:delivery", 60)
     stale.state = JobState.DONE
     assert await store.save(stale) is False
-    assert await link.redis.ttl(f"{key_prefix}job:j1:delivery") <= 60, "not touched"
-    await link.close()
+    assert await redis_link.redis.ttl(f"{key_prefix}job:j1:delivery") <= 60, "not touched"
 
 
 async def test_a_save_records_when_it_was_made(store_factory):

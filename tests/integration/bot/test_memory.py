@@ -109,15 +109,13 @@ async def test_forgetting_a_conversation_never_had_is_fine(memory_factory):
     assert await memory.history("never-saved") == []
 
 
-async def test_redis_layout_one_readable_list_per_conversation(key_prefix, redis_url):
+async def test_redis_layout_one_readable_list_per_conversation(key_prefix, redis_link):
     """`{prefix}memory:{conversation}`, a list of turns as UTF-8 JSON with their length
     (ARCHITECTURE.md, "Redis key layout"); it expires `ttl_s` after the last save."""
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    await RedisMemory(link, budget_chars=100, ttl_s=60).save("thread:7", user(1, "안녕"))
+    await RedisMemory(redis_link, budget_chars=100, ttl_s=60).save("thread:7", user(1, "안녕"))
     key = f"{key_prefix}memory:thread:7"
-    assert await link.redis.lrange(key, 0, -1) == [
+    assert await redis_link.redis.lrange(key, 0, -1) == [
         '{"role": "user", "text": "안녕", "turn_id": "e1:user", "input_tokens": null, '
         '"output_tokens": null, "chars": 2}'
     ]
-    assert 59_000 < await link.redis.pttl(key) <= 60_000
-    await link.close()
+    assert 59_000 < await redis_link.redis.pttl(key) <= 60_000

@@ -107,15 +107,13 @@ def test_days_follow_the_operators_timezone(utc, day, reset_utc):
     assert next_reset(utc, SEOUL) == reset_utc
 
 
-async def test_redis_layout_one_counter_per_provider_key_and_day(key_prefix, redis_url):
+async def test_redis_layout_one_counter_per_provider_key_and_day(key_prefix, redis_link):
     """`{prefix}quota:{provider}:{key fingerprint}:{YYYYMMDD}`, kept two days
     (ARCHITECTURE.md, "Redis key layout")."""
-    link = RedisLink(redis_url, prefix=key_prefix, warmup_s=1, degrade_after_s=1)
-    await RedisQuotas(link).reserve(counter_name("minimax", "k", "20261129"), 5)
+    await RedisQuotas(redis_link).reserve(counter_name("minimax", "k", "20261129"), 5)
     key = f"{key_prefix}quota:minimax:{key_fingerprint('k')}:20261129"
-    assert await link.redis.get(key) == "1"
-    assert 2 * 86400 - 5 < await link.redis.ttl(key) <= 2 * 86400
-    await link.close()
+    assert await redis_link.redis.get(key) == "1"
+    assert 2 * 86400 - 5 < await redis_link.redis.ttl(key) <= 2 * 86400
 
 
 async def test_without_redis_units_are_counted_here_and_the_operator_is_told():
