@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-import discord
 import pytest
 import structlog
 
@@ -31,6 +29,7 @@ from bot.status import Counters
 from bot.store import local_store
 from env_manager import Settings
 from services.errors import UserFacingError
+from tests.unit.bot.fakes import http_error
 from tests.waiting import until
 
 KEY = "1300000000000000001"
@@ -75,12 +74,6 @@ def event(kind: EventKind = EventKind.COMMAND, key: str = KEY) -> Event:
         guild_id=5,
         user_id=7,
         channel_id=9,
-    )
-
-
-def http_error(code: int) -> discord.HTTPException:
-    return discord.HTTPException(
-        SimpleNamespace(status=400, reason="Bad Request"), {"code": code, "message": "x"}
     )
 
 

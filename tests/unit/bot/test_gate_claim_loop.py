@@ -28,6 +28,7 @@ from bot.store import Mode
 from bot.store.base import AliveView
 from bot.store.claims import LOST, RETAKEN, UNKNOWN, WON, ClaimResult, ClaimState
 from env_manager import Settings
+from tests.unit.bot.fakes import FakeClock
 
 CREATED = 1_800_000_000.0  # the event's creation, on the fake wall clock
 
@@ -52,21 +53,6 @@ class ScriptedClaims:
         if answer is UNKNOWN and not self.answers:
             self.store.mode = Mode.DEGRADED  # it stays down: the link gives up on it
         return answer
-
-
-class FakeClock:
-    """`time.time` and `asyncio.sleep` for bot.gate: a sleep moves the clock on."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
 
 
 async def claim(

@@ -20,27 +20,9 @@ import bot.answering as answering_module
 from bot.answering import AnswerPath, Event, EventKind
 from bot.status import Counters
 from bot.store.base import AliveView
+from tests.unit.bot.fakes import FakeClock
 
 CREATED = 1_800_000_000.0
-
-
-class FakeClock:
-    """Wall and monotonic time for bot.answering; a sleep moves both on, then `on_tick`."""
-
-    def __init__(self, on_tick=lambda now: None) -> None:
-        self.now = CREATED  # the hold starts as the event is created
-        self.on_tick = on_tick
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        self.on_tick(self.now)
-        await asyncio.sleep(0)
 
 
 class ScriptedClaims:
@@ -76,7 +58,7 @@ async def hold(monkeypatch, *, acked_at: float | None, over_at: float | None = N
         if over_at is not None and now >= CREATED + over_at:
             over.set()
 
-    clock = FakeClock(end_the_work_at_its_time)
+    clock = FakeClock(CREATED, end_the_work_at_its_time)  # created as the hold starts
     monkeypatch.setattr(answering_module, "time", clock)
     shim = SimpleNamespace(sleep=clock.sleep, create_task=asyncio.create_task, Event=asyncio.Event)
     monkeypatch.setattr(answering_module, "asyncio", shim)

@@ -35,15 +35,10 @@ from bot.answering import (
     user_message_for,
 )
 from services.errors import UserFacingError
+from tests.unit.bot.fakes import http_error
 
 GUILD = 500
 INTERACTION_ID = 1_300_000_000_000_000_001  # a snowflake: its time bits say 2024-10-27 07:35:52 UTC
-
-
-def http_error(code: int, status: int = 400) -> discord.HTTPException:
-    return discord.HTTPException(
-        SimpleNamespace(status=status, reason="x"), {"code": code, "message": "x"}
-    )
 
 
 class FakeInteraction:
