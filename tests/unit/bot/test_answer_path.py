@@ -77,6 +77,14 @@ def event(kind: EventKind = EventKind.COMMAND, key: str = KEY) -> Event:
     )
 
 
+async def no_work() -> None:
+    """Work that is done at once."""
+
+
+async def no_reply(text: str) -> None:
+    raise AssertionError(f"nothing should be shown here, but {text!r} was")
+
+
 ANSWER = GateResult(Verdict.ANSWER, claimed=True, rank=0)
 
 
@@ -285,14 +293,8 @@ async def test_autocomplete_is_answered_but_not_counted_as_work() -> None:
     counters, metrics = Counters(), Metrics("1")
     path = AnswerPath(gate, counters, metrics)  # type: ignore[arg-type]
 
-    async def nothing(text: str) -> None:
-        raise AssertionError(text)
-
-    async def work() -> None:
-        pass
-
     with structlog.testing.capture_logs() as logs:
-        assert await path.handle(event(EventKind.AUTOCOMPLETE), work, nothing) is True
+        assert await path.handle(event(EventKind.AUTOCOMPLETE), no_work, no_reply) is True
         await path.close()
     assert counters.snapshot().handled == 0
     assert not [e for e in logs if e["event"] == "event_answered"]
@@ -311,7 +313,7 @@ async def test_a_draining_instance_leaves_every_event_to_its_peers() -> None:
         raise AssertionError("no new work while draining")
 
     with structlog.testing.capture_logs() as logs:
-        assert await path.handle(event(), work, work) is False  # type: ignore[arg-type]
+        assert await path.handle(event(), work, no_reply) is False
     assert gate.asked == [], "not even routed"
     line = only(logs, "event_left_to_peers")
     assert line["reason"] == "draining" and {k: line[k] for k in FIELDS} == FIELDS
@@ -322,10 +324,7 @@ async def test_the_gate_is_asked_with_the_events_key_channel_and_command() -> No
     gate = ScriptedGate(GateResult(Verdict.SILENT))
     path = AnswerPath(gate, Counters(), Metrics("1"))  # type: ignore[arg-type]
 
-    async def work() -> None:
-        pass
-
-    await path.handle(event(), work, work)  # type: ignore[arg-type]
+    await path.handle(event(), no_work, no_reply)
     await path.close()
     assert gate.asked == [(KEY, "채팅방-1", "채팅")]
 
@@ -394,10 +393,7 @@ async def test_the_acknowledgement_is_timed_once_with_or_without_a_claim(
     gate = ScriptedGate(GateResult(Verdict.ANSWER, claimed=claimed, rank=0))
     path = AnswerPath(gate, Counters(), metrics)  # type: ignore[arg-type]
 
-    async def work() -> None:
-        pass
-
-    await path.handle(event(), work, work, acknowledged=lambda: acked)  # type: ignore[arg-type]
+    await path.handle(event(), no_work, no_reply, acknowledged=lambda: acked)
     # The event is ten seconds old: holding or watching it ends at once, then the canary.
     await until(lambda: not path._background, what="the path's background work never ended")
     assert metrics.sample("mib_ack_seconds_count", command="채팅") == ack_count
@@ -419,11 +415,8 @@ async def test_every_event_gets_its_own_first_output_measure() -> None:
     metrics = Metrics("1")
     path = AnswerPath(ScriptedGate(ANSWER), Counters(), metrics)  # type: ignore[arg-type]
 
-    async def work() -> None:
-        pass
-
     for key in ("1300000000000000011", "1300000000000000012", "1300000000000000013"):
-        await path.handle(event(key=key), work, work)  # type: ignore[arg-type]
+        await path.handle(event(key=key), no_work, no_reply)
     await path.close()
     assert metrics.sample("mib_first_output_seconds_count", command="채팅") == 3.0
 
@@ -435,10 +428,9 @@ async def test_a_late_acknowledgement_without_a_claim_is_still_timed() -> None:
     path = AnswerPath(ScriptedGate(static), Counters(), metrics)  # type: ignore[arg-type]
     young = Event(EventKind.COMMAND, KEY, "채팅", "채팅방-1", created_at=time.time() - 1.5)
 
-    async def work() -> None:
-        pass
-
-    await path.handle(young, work, work, acknowledged=lambda: time.time() >= young.created_at + 1.7)  # type: ignore[arg-type]
+    await path.handle(
+        young, no_work, no_reply, acknowledged=lambda: time.time() >= young.created_at + 1.7
+    )
     await until(
         lambda: metrics.sample("mib_ack_seconds_count", command="채팅") == 1.0,
         timeout=3.0,
@@ -463,10 +455,7 @@ async def test_the_end_of_the_work_makes_the_claim_final_without_an_acknowledgem
     path = AnswerPath(gate, Counters(), Metrics("1"))  # type: ignore[arg-type]
     young = Event(EventKind.MESSAGE, "msg:5", "채팅", "채팅방-1", created_at=time.time())
 
-    async def work() -> None:
-        pass
-
-    await path.handle(young, work, work)  # type: ignore[arg-type]
+    await path.handle(young, no_work, no_reply)
     await until(lambda: finalized == ["msg:5"], timeout=1.0, what="not final after the work")
     assert not path.settling
     await path.close()
