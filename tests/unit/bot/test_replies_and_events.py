@@ -213,11 +213,14 @@ def dm_channel(channel_id: int) -> discord.DMChannel:
     return dm
 
 
-def thread_of(parent_id: int, parent_name: str) -> discord.Thread:
+def thread_of(parent_id: int, parent_name: str | None) -> discord.Thread:
+    """A thread whose guild knows its parent by `parent_name` (None: not in the cache)."""
     t = object.__new__(discord.Thread)
     t.parent_id = parent_id
     t.guild = SimpleNamespace(  # type: ignore[assignment]
-        get_channel=lambda i: SimpleNamespace(name=parent_name) if i == parent_id else None
+        get_channel=lambda i: (
+            SimpleNamespace(name=parent_name) if parent_name and i == parent_id else None
+        )
     )
     return t
 
@@ -303,9 +306,7 @@ def test_the_requester_the_access_lists_see() -> None:
 
 
 def test_a_thread_whose_parent_is_not_cached_routes_by_the_clients_channel() -> None:
-    thread = object.__new__(discord.Thread)
-    thread.parent_id = 9
-    thread.guild = SimpleNamespace(get_channel=lambda i: None)  # type: ignore[assignment]
+    thread = thread_of(9, None)
     client = SimpleNamespace(
         get_channel=lambda i: SimpleNamespace(name="채팅방-1") if i == 9 else None
     )
@@ -393,9 +394,7 @@ def test_every_log_line_of_a_request_names_its_source(key, source) -> None:
 
 
 def test_an_interaction_in_a_thread_routes_by_its_parent_even_uncached() -> None:
-    thread = object.__new__(discord.Thread)
-    thread.parent_id = 9
-    thread.guild = SimpleNamespace(get_channel=lambda i: None)  # type: ignore[assignment]
+    thread = thread_of(9, None)
     client = SimpleNamespace(get_channel=lambda i: SimpleNamespace(name="비디오생성-1"))
     interaction = SimpleNamespace(
         id=INTERACTION_ID,
